@@ -1,0 +1,71 @@
+// The benchmark scenarios: loadgen arguments and the table rows each one produces.
+// Every broker runs exactly the same scenarios with exactly the same arguments.
+
+const kilo = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0));
+const fixed = (d) => (v) => v.toFixed(d);
+
+/**
+ * @param o {warmup, duration, window, backlog, rate, idleConns, settle, payload}
+ * A row: label, unit, better ('higher' | 'lower'), value(result) -> number, fmt(number) -> string.
+ */
+export function scenarios(o) {
+  const common = ['--payload', o.payload, '--warmup', o.warmup, '--duration', o.duration];
+  const tp = ['--mode', 'throughput', ...common, '--max-backlog', o.backlog, '--window', o.window];
+  const rate = (r) => r.recv_rate;
+  return [
+    {
+      id: 'fanin-q0',
+      args: [...tp, '--pubs', 10, '--subs', 1, '--qos', 0, '--pub-topic', 'bench/in/%d', '--sub-filter', 'bench/#'],
+      rows: [{ label: 'fan-in QoS 0: 10 pubs → 1 sub on `bench/#`', unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
+      id: 'fanin-q1',
+      args: [...tp, '--pubs', 10, '--subs', 1, '--qos', 1, '--pub-topic', 'bench/in/%d', '--sub-filter', 'bench/#'],
+      rows: [{ label: `fan-in QoS 1: 10 pubs (window ${o.window}) → 1 sub on \`bench/#\``, unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
+      id: 'fanout',
+      args: [...tp, '--pubs', 1, '--subs', 50, '--qos', 0, '--pub-topic', 'bench/fanout', '--sub-filter', 'bench/fanout', '--expect', 50],
+      rows: [{ label: 'fan-out QoS 0: 1 pub → 50 subs', unit: 'deliveries/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
+      id: 'pairs',
+      args: [...tp, '--pubs', 100, '--subs', 100, '--qos', 0, '--pub-topic', 'bench/pair/%d', '--sub-filter', 'bench/pair/%d'],
+      rows: [{ label: '100 pub/sub pairs QoS 0 (topic per pair)', unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
+      id: 'latency',
+      args: ['--mode', 'latency', ...common, '--rate', o.rate, '--pubs', 1, '--subs', 1, '--qos', 0, '--pub-topic', 'bench/lat/%d', '--sub-filter', 'bench/lat/%d'],
+      rows: [
+        { label: `latency p50, ${kilo(o.rate)} msg/s QoS 0, 1 pub → 1 sub`, unit: 'µs', better: 'lower', value: (r) => r.lat_p50_us, fmt: fixed(0) },
+        { label: `latency p99, ${kilo(o.rate)} msg/s QoS 0, 1 pub → 1 sub`, unit: 'µs', better: 'lower', value: (r) => r.lat_p99_us, fmt: fixed(0) },
+      ],
+    },
+    {
+      id: 'idle-mem',
+      args: ['--mode', 'idle', '--conns', o.idleConns, '--settle', o.settle, '--setup-timeout', 120],
+      rows: [
+        {
+          label: `RSS per idle connection (${o.idleConns.toLocaleString('en')} conns)`,
+          unit: 'KiB',
+          better: 'lower',
+          value: (r) => (r.rss_after_kib - r.rss_before_kib) / r.conns,
+          fmt: fixed(1),
+        },
+        {
+          label: `broker RSS with ${o.idleConns.toLocaleString('en')} idle conns`,
+          unit: 'MiB',
+          better: 'lower',
+          value: (r) => r.rss_after_kib / 1024,
+          fmt: fixed(1),
+        },
+      ],
+    },
+  ];
+}
+
+/** Generous wall-clock limit for one loadgen run. */
+export function timeoutFor(o, id) {
+  if (id === 'idle-mem') return (130 + o.settle) * 1000;
+  return (Number(o.warmup) + Number(o.duration) + 40) * 1000;
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// `npm run bench`: runs the same scenarios against Culex, mosquitto and aedes, one broker at a
+// time, with the C load generator, prints a table of ratios, writes bench/results/<date>.json
+// and regenerates bench/RESULTS.md. See bench/RESULTS.md ("Method") for what is measured.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { brokers, startBroker } from './lib/brokers.mjs';
+import { commandOutput, freePort, runPinnedJson } from './lib/procs.mjs';
+import { BROKER_ORDER, cpuTable, machineBlock, problems, resultsMarkdown, resultsTable } from './lib/report.mjs';
+import { scenarios, timeoutFor } from './lib/scenarios.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TMP = join(ROOT, '.bench-tmp');
+const BROKER_CORE = 0;
+const GEN_CORE = 1;
+
+const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [options])
+
+  --quick               short smoke run: 0.5 s warm-up, 2 s windows; not written to RESULTS.md
+  --only LIST           brokers, comma-separated: culex,mosquitto,aedes (env BENCH_ONLY)
+  --scenarios LIST      fanin-q0,fanin-q1,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
+  --warmup S            warm-up seconds per scenario (default 1; quick 0.5)
+  --duration S          measured seconds per scenario (default 5; quick 2)
+  --repeat N            rounds; each broker × scenario runs N times, interleaved, and the
+                        median is reported (default 3; quick 1)
+  --window N            unacked QoS 1 publishes per publisher (default 100)
+  --backlog N           floor of the outstanding-deliveries cap that pauses publishers
+                        (default 20000; see "Method" in bench/RESULTS.md)
+  --rate N              latency scenario rate, msg/s in total (default 10000)
+  --idle-conns N        connections for the memory scenario (default 10000)
+  --write / --no-write  regenerate bench/RESULTS.md and bench/results/*.json (default: unless --quick)
+  --help
+`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      scenarios: { type: 'string' },
+      warmup: { type: 'string' },
+      duration: { type: 'string' },
+      repeat: { type: 'string' },
+      window: { type: 'string' },
+      backlog: { type: 'string' },
+      rate: { type: 'string' },
+      'idle-conns': { type: 'string' },
+      write: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const env = process.env;
+  const quick = Boolean(values.quick || env.BENCH_QUICK === '1');
+  const num = (v, d) => {
+    if (v === undefined || v === '') return d;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
+    return n;
+  };
+  const list = (v, all, what) => {
+    if (!v) return all;
+    const picked = v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const p of picked) if (!all.includes(p)) throw new Error(`unknown ${what} "${p}" (known: ${all.join(', ')})`);
+    return all.filter((a) => picked.includes(a));
+  };
+  const o = {
+    quick,
+    warmup: num(values.warmup ?? env.BENCH_WARMUP, quick ? 0.5 : 1),
+    duration: num(values.duration ?? env.BENCH_DURATION, quick ? 2 : 5),
+    repeat: Math.round(num(values.repeat ?? env.BENCH_REPEAT, quick ? 1 : 3)),
+    window: num(values.window, 100),
+    backlog: num(values.backlog, 20000),
+    rate: num(values.rate, 10000),
+    idleConns: num(values['idle-conns'], 10000),
+    settle: quick ? 1 : 2,
+    payload: 64,
+  };
+  const allScenarios = scenarios(o).map((s) => s.id);
+  o.only = list(values.only ?? env.BENCH_ONLY, BROKER_ORDER, 'broker');
+  o.scenarioIds = list(values.scenarios ?? env.BENCH_SCENARIOS, allScenarios, 'scenario');
+  o.write = values['no-write'] ? false : values.write ? true : !quick;
+  return o;
+}
+
+function buildLoadgen() {
+  mkdirSync(TMP, { recursive: true });
+  const src = join(ROOT, 'bench/loadgen/loadgen.c');
+  const bin = join(TMP, 'loadgen');
+  let fresh = false;
+  try {
+    fresh = statSync(bin).mtimeMs > statSync(src).mtimeMs;
+  } catch {
+    fresh = false;
+  }
+  if (!fresh) execFileSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  return bin;
+}
+
+function machine(o, brokerDefs) {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const osRelease = (() => {
+    try {
+      return readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? 'Linux';
+    } catch {
+      return 'Linux';
+    }
+  })();
+  const hypervisor = /^flags.*\bhypervisor\b/m.test(cpuinfo);
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpuModel: cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    nproc: Number(commandOutput('nproc', [])) || os.cpus().length,
+    virt: hypervisor ? 'virtual machine' : 'bare metal',
+    memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    os: osRelease,
+    kernel: os.release(),
+    node: process.version,
+    versions: Object.fromEntries(BROKER_ORDER.map((b) => [b, brokerDefs[b].version()])),
+    brokerCore: BROKER_CORE,
+    genCore: GEN_CORE,
+    options: { repeat: o.repeat, warmup: o.warmup, duration: o.duration, window: o.window, backlog: o.backlog, rate: o.rate, idleConns: o.idleConns, settle: o.settle },
+    optionsText:
+      `${o.warmup} s warm-up + ${o.duration} s measured per scenario, median of ${o.repeat} interleaved round(s), 64-byte payloads, ` +
+      `QoS 1 window ${o.window}/publisher, backlog cap floor ${o.backlog.toLocaleString('en')} deliveries` +
+      `${o.quick ? ' (QUICK RUN)' : ''}`,
+  };
+}
+
+let current = null; // the running broker, stopped on Ctrl-C
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    if (current) await current.stop();
+    process.exit(130);
+  });
+}
+
+function summary(sc, r) {
+  if (!r.ok) return `FAILED: ${r.error}`;
+  if (sc.id === 'idle-mem') {
+    return `${r.conns} conns, RSS ${(r.rss_before_kib / 1024).toFixed(1)} → ${(r.rss_after_kib / 1024).toFixed(1)} MiB (setup ${r.setup_s.toFixed(1)} s)`;
+  }
+  const lat = r.mode === 'latency' ? `, p50 ${r.lat_p50_us} µs, p99 ${r.lat_p99_us} µs` : '';
+  return (
+    `sent ${Math.round(r.sent_rate)}/s, delivered ${Math.round(r.recv_rate)}/s${lat}, loss ${r.loss_pct.toFixed(2)}%, ` +
+    `gen CPU ${r.gen_cpu_pct}%, broker CPU ${r.broker_cpu_pct}%`
+  );
+}
+
+async function runOne(def, info, sc, o, loadgen) {
+  const missing = def.available();
+  if (missing) return { ok: false, startFailed: true, error: `failed to start: ${missing}` };
+  if (info.startFailed) return { ok: false, startFailed: true, error: 'failed to start (see its first scenario)' };
+  const port = await freePort();
+  const b = await startBroker(def, port, BROKER_CORE);
+  if (!b.ok) {
+    info.startFailed = true;
+    return { ok: false, startFailed: true, error: `failed to start: ${b.reason}` };
+  }
+  if (b.note) info.note = b.note;
+  current = b;
+  const args = [...sc.args.map(String), '--port', String(port), '--broker-pid', String(b.pid)];
+  const r = await runPinnedJson(GEN_CORE, loadgen, args, timeoutFor(o, sc.id));
+  if (!b.alive()) {
+    r.ok = false;
+    r.error = `broker died during the run${r.error ? ` (${r.error})` : ''}: ${b.output().slice(-300)}`;
+  }
+  await b.stop();
+  current = null;
+  return r;
+}
+
+async function main() {
+  const o = options();
+  const loadgen = buildLoadgen();
+  if (!commandOutput('bash', ['-c', 'command -v taskset'])) throw new Error('taskset not found (apt-get install util-linux)');
+  const defs = brokers(ROOT, TMP);
+  const m = machine(o, defs);
+  const scenarioList = scenarios(o).filter((s) => o.scenarioIds.includes(s.id));
+  const results = {};
+  const brokerInfo = {};
+  console.log(`culex bench: ${o.only.join(', ')} × ${o.scenarioIds.join(', ')}\n${machineBlock(m)}\n`);
+
+  for (const name of o.only) {
+    results[name] = {};
+    brokerInfo[name] = {};
+    for (const sc of scenarioList) results[name][sc.id] = { ok: false, runs: [] };
+  }
+  // Rounds outermost, so slow drifts of the machine hit every broker alike.
+  for (let round = 1; round <= o.repeat; round++) {
+    for (const name of o.only) {
+      for (const sc of scenarioList) {
+        const r = await runOne(defs[name], brokerInfo[name], sc, o, loadgen);
+        const agg = results[name][sc.id];
+        agg.runs.push(r);
+        agg.ok = agg.runs.some((x) => x.ok);
+        if (!agg.ok) {
+          agg.error = r.error;
+          agg.startFailed = r.startFailed;
+        }
+        const tag = o.repeat > 1 ? ` [${round}/${o.repeat}]` : '';
+        console.log(`${name.padEnd(9)} ${sc.id.padEnd(9)} ${summary(sc, r)}${tag}`);
+      }
+    }
+  }
+
+  const table = resultsTable(scenarioList, results);
+  console.log(`\nRatios > 1 mean Culex is better (latency and memory inverted: other ÷ culex).\n\n${table}\n`);
+  console.log(`Generator CPU / broker CPU (% of one core; ⚠ = generator above 80%):\n\n${cpuTable(scenarioList, results)}\n`);
+  const issues = problems(scenarioList, results, brokerInfo);
+  if (issues) console.log(`Problems and notes:\n${issues}\n`);
+
+  const stamp = m.date.replace(/:/g, '-');
+  const rawDir = o.write ? join(ROOT, 'bench/results') : join(TMP, 'results');
+  mkdirSync(rawDir, { recursive: true });
+  const rawFile = join(rawDir, `${stamp}.json`);
+  writeFileSync(rawFile, `${JSON.stringify({ machine: m, options: o, brokers: brokerInfo, results }, null, 2)}\n`);
+  console.log(`raw results: ${relative(ROOT, rawFile)}`);
+  if (o.write) {
+    const md = resultsMarkdown({ machine: m, scenarioList, results, brokerInfo, rawFile: relative(ROOT, rawFile) });
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), md);
+    console.log('wrote bench/RESULTS.md');
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+// The default security ports when nothing is configured: anyone may connect, publish
+// and subscribe (the security issue brings password files, tokens and ACLs).
+import type { AuthResult, Authenticator, Authorizer } from '../../core/ports.js';
+
+export class AllowAllAuthenticator implements Authenticator {
+  authenticate(): AuthResult {
+    return { ok: true };
+  }
+}
+
+export class AllowAllAuthorizer implements Authorizer {
+  canPublish(): boolean {
+    return true;
+  }
+  canSubscribe(): boolean {
+    return true;
+  }
+}

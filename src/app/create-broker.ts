@@ -1,0 +1,100 @@
+// The embeddable broker: createBroker(options) wires the core to the default adapters
+// and adds listeners. The only place (with cli/) where concrete parts meet.
+import type { Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { AllowAllAuthenticator, AllowAllAuthorizer } from '../adapters/memory/allow-all.js';
+import { MemoryRetainedStore } from '../adapters/memory/memory-retained-store.js';
+import { MemorySessionStore } from '../adapters/memory/memory-session-store.js';
+import { SystemClock } from '../adapters/system/system-clock.js';
+import { Broker, type PublishOptions } from '../core/broker.js';
+import type { BrokerEventMap } from '../core/events.js';
+import type { BrokerSettings } from '../core/options.js';
+import type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
+import type { BrokerStats } from '../core/stats.js';
+import { listenTcp } from '../transports/tcp.js';
+import { silentLogger } from './logger.js';
+
+export interface CreateBrokerOptions extends Partial<BrokerSettings> {
+  logger?: Logger;
+  clock?: Clock;
+  sessions?: SessionStore;
+  retained?: RetainedStore;
+  authenticator?: Authenticator;
+  authorizer?: Authorizer;
+}
+
+export class CulexBroker {
+  readonly #broker: Broker;
+  readonly #servers: Server[] = [];
+
+  constructor(options: CreateBrokerOptions = {}) {
+    const { logger, clock, sessions, retained, authenticator, authorizer, ...settings } = options;
+    this.#broker = new Broker({
+      ...settings,
+      deps: {
+        logger: logger ?? silentLogger(),
+        clock: clock ?? new SystemClock(),
+        sessions: sessions ?? new MemorySessionStore(),
+        retained: retained ?? new MemoryRetainedStore(),
+        authenticator: authenticator ?? new AllowAllAuthenticator(),
+        authorizer: authorizer ?? new AllowAllAuthorizer(),
+      },
+    });
+  }
+
+  /** Serves one client over any duplex stream. */
+  handle(stream: Duplex, remoteAddress?: string): void {
+    this.#broker.handle(stream, remoteAddress);
+  }
+
+  /** Listens for MQTT over TCP; port 0 picks a free port. Resolves with the bound address. */
+  async listen(port: number, host?: string): Promise<AddressInfo> {
+    const server = await listenTcp(this.#broker, { port, ...(host !== undefined ? { host } : {}) });
+    this.#servers.push(server);
+    return server.address() as AddressInfo;
+  }
+
+  /** Publishes as the broker itself; throws BrokerApiError on an invalid topic. */
+  publish(options: PublishOptions): void {
+    this.#broker.publishMessage(options);
+  }
+
+  on<K extends keyof BrokerEventMap>(event: K, listener: (...args: BrokerEventMap[K]) => void): this {
+    this.#broker.events.on(event, listener);
+    return this;
+  }
+
+  off<K extends keyof BrokerEventMap>(event: K, listener: (...args: BrokerEventMap[K]) => void): this {
+    this.#broker.events.off(event, listener);
+    return this;
+  }
+
+  get stats(): Readonly<BrokerStats> {
+    return this.#broker.stats;
+  }
+
+  get settings(): Readonly<BrokerSettings> {
+    return this.#broker.settings;
+  }
+
+  get connectionCount(): number {
+    return this.#broker.connectionCount;
+  }
+
+  sysSnapshot(): Map<string, string> {
+    return this.#broker.sysSnapshot();
+  }
+
+  /** Stops listening, disconnects every client and stops the timers. */
+  async close(): Promise<void> {
+    const servers = this.#servers.splice(0);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    await this.#broker.close();
+    await Promise.all(closed);
+  }
+}
+
+export function createBroker(options: CreateBrokerOptions = {}): CulexBroker {
+  return new CulexBroker(options);
+}

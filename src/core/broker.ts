@@ -1,0 +1,203 @@
+// The broker: owns every session, the subscription index and the connections, all on
+// one event loop. Transports hand it duplex streams; adapters are injected as ports.
+import type { Duplex } from 'node:stream';
+import { ReasonCode } from '../protocol/reason-codes.js';
+import type { Properties, QoS } from '../protocol/types.js';
+import { TopicTrie, validateTopicName } from '../topic/index.js';
+import { Connection, type DispatchTable } from './connection.js';
+import type { BrokerContext, ClientRef, SubscriberEntry } from './context.js';
+import type { CloseReason } from './errors.js';
+import { BrokerEvents } from './events.js';
+import { createDispatchTable } from './handlers/index.js';
+import { clientInfo } from './handlers/client-info.js';
+import { createMessage, type Message } from './message.js';
+import { DEFAULT_SETTINGS, type BrokerDeps, type BrokerOptions, type BrokerSettings } from './options.js';
+import { Router } from './router.js';
+import { createStats, type BrokerStats } from './stats.js';
+import { SysTopics } from './sys-topics.js';
+
+/** A message published through the embedding API. */
+export interface PublishOptions {
+  topic: string;
+  payload: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+/** Thrown by the embedding API for invalid arguments. */
+export class BrokerApiError extends Error {
+  readonly code: 'INVALID_TOPIC' | 'BROKER_CLOSED';
+  constructor(code: 'INVALID_TOPIC' | 'BROKER_CLOSED', message: string) {
+    super(message);
+    this.name = 'BrokerApiError';
+    this.code = code;
+  }
+}
+
+const QUIET_CLOSES: ReadonlySet<CloseReason> = new Set(['client_disconnect', 'socket_closed', 'server_shutting_down']);
+
+export class Broker implements BrokerContext {
+  readonly settings: Readonly<BrokerSettings>;
+  readonly deps: BrokerDeps;
+  readonly stats: BrokerStats;
+  readonly events = new BrokerEvents();
+  readonly clients = new Map<string, ClientRef>();
+  readonly subscriptions = new TopicTrie<SubscriberEntry>();
+
+  readonly #router: Router;
+  readonly #dispatch: DispatchTable = createDispatchTable();
+  readonly #connections = new Set<Connection>();
+  readonly #sys: SysTopics | undefined;
+  #nextConnectionId = 1;
+  #dirty: Connection[] = [];
+  #spare: Connection[] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(options: BrokerOptions) {
+    const { deps, ...overrides } = options;
+    const settings: BrokerSettings = { ...DEFAULT_SETTINGS };
+    for (const [key, value] of Object.entries(overrides)) {
+      if (value !== undefined) (settings as unknown as Record<string, unknown>)[key] = value;
+    }
+    this.settings = Object.freeze(settings);
+    this.deps = deps;
+    this.stats = createStats(deps.clock.now());
+    this.#router = new Router(this.subscriptions);
+    this.#restoreSessions();
+    this.#sys = settings.sysInterval > 0 ? new SysTopics(this) : undefined;
+    this.#sys?.start();
+  }
+
+  /** Serves one client over any duplex byte stream (a socket, a WebSocket stream, a test pair). */
+  handle(stream: Duplex, remoteAddress?: string): void {
+    if (this.#closed) {
+      stream.destroy();
+      return;
+    }
+    const conn = new Connection(this, stream, this.#dispatch, this.#nextConnectionId++, remoteAddress);
+    this.#connections.add(conn);
+    this.stats.connectionsAccepted++;
+    conn.start();
+  }
+
+  /** Publishes a message as the broker itself (no client origin). */
+  publishMessage(options: PublishOptions): void {
+    if (this.#closed) throw new BrokerApiError('BROKER_CLOSED', 'broker is closed');
+    const invalid = validateTopicName(options.topic);
+    if (invalid !== undefined) throw new BrokerApiError('INVALID_TOPIC', `invalid topic "${options.topic}": ${invalid.message}`);
+    const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : options.payload;
+    this.publish(createMessage(options.topic, payload, options.qos ?? 0, options.retain ?? false, options.properties, undefined));
+  }
+
+  publish(message: Message): void {
+    if (message.retain) this.#retain(message);
+    this.#router.route(this, message);
+  }
+
+  discardSession(ref: ClientRef): void {
+    const clientId = ref.state.clientId;
+    for (const filter of ref.state.subscriptions.keys()) this.subscriptions.remove(filter, clientId);
+    ref.state.subscriptions.clear();
+    ref.state.queue.clear();
+    ref.state.inflight.clear();
+    if (this.clients.get(clientId) === ref) this.clients.delete(clientId);
+    this.deps.sessions.delete(clientId);
+  }
+
+  scheduleFlush(connection: Connection): void {
+    this.#dirty.push(connection);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // one write per connection per loop turn, however many packets it got meanwhile
+      setImmediate(this.#flushAll);
+    }
+  }
+
+  connectionClosed(conn: Connection, reason: CloseReason, publishWill: boolean, wasConnected: boolean, detail: string | undefined): void {
+    this.#connections.delete(conn);
+    this.stats.closes[reason] = (this.stats.closes[reason] ?? 0) + 1;
+    const fields = { clientId: conn.clientId, remoteAddress: conn.remoteAddress, reason, detail };
+    if (QUIET_CLOSES.has(reason)) this.deps.logger.debug(fields, 'connection closed');
+    else this.deps.logger.warn(fields, 'connection closed');
+    if (wasConnected) {
+      this.stats.clientsConnected--;
+      const ref = conn.client;
+      if (ref !== undefined && ref.connection === conn) {
+        ref.connection = undefined;
+        if (!ref.state.persistent) this.discardSession(ref);
+      }
+      if (publishWill && conn.will !== undefined) this.#publishWill(conn);
+      this.events.emit('clientDisconnected', clientInfo(conn), reason);
+    }
+    this.events.emit('connectionClosed', { remoteAddress: conn.remoteAddress, clientId: conn.clientId, reason, ...(detail ? { detail } : {}) });
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The current $SYS values (also useful to embedders and the admin API). */
+  sysSnapshot(): Map<string, string> {
+    return (this.#sys ?? new SysTopics(this)).snapshot();
+  }
+
+  /** Closes every connection (v5 clients get DISCONNECT 0x8B) and stops the timers. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sys?.stop();
+    for (const conn of [...this.#connections]) {
+      conn.close('server_shutting_down', { sendWill: false, disconnectCode: ReasonCode.SERVER_SHUTTING_DOWN });
+    }
+    this.#flushAll();
+  }
+
+  readonly #flushAll = (): void => {
+    this.#flushScheduled = false;
+    const list = this.#dirty;
+    this.#dirty = this.#spare;
+    for (let i = 0; i < list.length; i++) (list[i] as Connection).flush();
+    list.length = 0;
+    this.#spare = list;
+  };
+
+  /** [MQTT-3.3.1-5..11] store or clear the retained message of a topic. */
+  #retain(message: Message): void {
+    const store = this.deps.retained;
+    if (message.payload.length === 0) {
+      store.delete(message.topic);
+      return;
+    }
+    if (store.size >= this.settings.maxRetainedMessages && store.get(message.topic) === undefined) {
+      this.deps.logger.warn({ topic: message.topic, max: this.settings.maxRetainedMessages }, 'retained message not stored: max_retained_messages reached');
+      return;
+    }
+    store.set(message);
+  }
+
+  #publishWill(conn: Connection): void {
+    const will = conn.will;
+    if (will === undefined) return;
+    conn.will = undefined;
+    const identity = { clientId: conn.clientId ?? '', username: conn.username, identity: conn.identity };
+    if (!this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain)) return;
+    let properties: Properties | undefined;
+    if (will.properties !== undefined) {
+      // the Will Delay Interval is for the broker, not the subscribers
+      const { willDelayInterval: _delay, ...rest } = will.properties;
+      properties = Object.keys(rest).length > 0 ? rest : undefined;
+    }
+    this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId));
+  }
+
+  /** Rebuilds the live index from stored sessions (a durable store may hold some at startup). */
+  #restoreSessions(): void {
+    for (const state of this.deps.sessions.all()) {
+      const ref: ClientRef = { state, connection: undefined, routeEpoch: 0, routeQos: 0, routeRetain: false, routeSubIds: undefined };
+      this.clients.set(state.clientId, ref);
+      for (const [filter, options] of state.subscriptions) this.subscriptions.add(filter, state.clientId, { client: ref, options });
+    }
+  }
+}

@@ -1,0 +1,308 @@
+// One client connection: bytes in through the framer, packets out through a per-tick
+// write batch. Transport-agnostic: anything that is a Duplex stream will do.
+import type { Duplex } from 'node:stream';
+import { MqttProtocolError, PacketParser, encodePacket } from '../protocol/index.js';
+import type { Packet, ProtocolVersion, WillMessage } from '../protocol/types.js';
+import { PacketType } from '../protocol/types.js';
+import { ReasonCode } from '../protocol/reason-codes.js';
+import { BrokerError, type CloseReason } from './errors.js';
+import type { BrokerContext, ClientRef } from './context.js';
+import type { TimerHandle } from './ports.js';
+import { drainQueue } from './delivery.js';
+
+export type ConnectionState = 'new' | 'authenticating' | 'connected' | 'closed';
+
+/** Handlers by packet type code; packets a server must never receive have no entry. */
+export type PacketHandler = (ctx: BrokerContext, conn: Connection, packet: Packet) => void;
+export type DispatchTable = readonly (PacketHandler | undefined)[];
+
+export interface CloseOptions {
+  /** Publish the will (abnormal end, [MQTT-3.1.2-8]). */
+  sendWill: boolean;
+  /** v5: reason code of the server DISCONNECT sent before closing. */
+  disconnectCode?: number;
+  /** Text for logs and the connectionClosed event. */
+  detail?: string;
+}
+
+const PROTOCOL_CLOSE: Record<MqttProtocolError['code'], CloseReason> = {
+  MALFORMED_PACKET: 'malformed_packet',
+  PROTOCOL_ERROR: 'protocol_error',
+  PACKET_TOO_LARGE: 'packet_too_large',
+  UNSUPPORTED_PROTOCOL_VERSION: 'unsupported_protocol_version',
+};
+
+export class Connection {
+  readonly id: number;
+  readonly remoteAddress: string | undefined;
+  state: ConnectionState = 'new';
+  protocolVersion: ProtocolVersion = 4;
+  clientId: string | undefined;
+  username: string | undefined;
+  identity: string | undefined;
+  client: ClientRef | undefined;
+  will: WillMessage | undefined;
+  keepAlive = 0;
+
+  readonly #ctx: BrokerContext;
+  readonly #stream: Duplex;
+  readonly #parser: PacketParser;
+  readonly #dispatch: DispatchTable;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #lastActivity: number;
+  #connectTimer: TimerHandle | undefined;
+  #keepaliveTimer: TimerHandle | undefined;
+  #slowTimer: TimerHandle | undefined;
+  #destroyTimer: TimerHandle | undefined;
+  /** Packets that arrived while CONNECT was being authenticated (reading is paused meanwhile). */
+  #held: Packet[] = [];
+
+  constructor(ctx: BrokerContext, stream: Duplex, dispatch: DispatchTable, id: number, remoteAddress: string | undefined) {
+    this.#ctx = ctx;
+    this.#stream = stream;
+    this.#dispatch = dispatch;
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.#lastActivity = ctx.deps.clock.now();
+    this.#parser = new PacketParser({
+      maxPacketSize: ctx.settings.maxPacketSize,
+      onPacket: (packet) => this.#onPacket(packet),
+    });
+  }
+
+  start(): void {
+    this.#stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#stream.on('drain', () => this.#onDrain());
+    this.#stream.on('end', () => this.close('socket_closed', { sendWill: true }));
+    this.#stream.on('close', () => this.#onStreamClosed());
+    this.#stream.on('error', (err: Error) => this.close('socket_error', { sendWill: true, detail: err.message }));
+    const limit = this.#ctx.settings.connectTimeout * 1000;
+    // [MQTT-3.1.4-?] a socket that never sends CONNECT must not hold resources forever
+    this.#connectTimer = this.#ctx.deps.clock.setTimeout(() => {
+      if (this.state === 'new') this.close('connect_timeout', { sendWill: false, detail: `no CONNECT within ${limit} ms` });
+    }, limit);
+  }
+
+  get protocolLevelKnown(): boolean {
+    return this.#parser.protocolVersion !== undefined;
+  }
+
+  /** Encodes and queues a control packet for this tick's write. */
+  send(packet: Packet): void {
+    this.sendBytes(encodePacket(packet, this.protocolVersion));
+  }
+
+  /** Queues already-encoded packet bytes (one whole packet per call, for the counters). */
+  sendBytes(bytes: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    this.#ctx.stats.packetsSent++;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#ctx.scheduleFlush(this);
+    }
+  }
+
+  /** Writes everything queued this tick in one write call. */
+  flush(): void {
+    this.#flushScheduled = false;
+    const count = this.#pending.length;
+    if (count === 0 || this.#stream.destroyed) return;
+    const out = count === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#ctx.stats.bytesSent += this.#pendingBytes;
+    this.#pendingBytes = 0;
+    this.#stream.write(out);
+  }
+
+  /** Bytes queued here and in the stream that the client has not taken yet. */
+  get bufferedBytes(): number {
+    return this.#pendingBytes + this.#stream.writableLength;
+  }
+
+  /**
+   * True while the client is not reading fast enough: its outbound bytes exceed
+   * max_outbound_bytes. Starts the slow-consumer clock on the first time.
+   */
+  isCongested(): boolean {
+    if (this.bufferedBytes < this.#ctx.settings.maxOutboundBytes) return false;
+    if (this.#slowTimer === undefined && this.state === 'connected') {
+      const ms = this.#ctx.settings.slowConsumerTimeout * 1000;
+      this.#slowTimer = this.#ctx.deps.clock.setTimeout(() => {
+        this.#slowTimer = undefined;
+        if (this.bufferedBytes >= this.#ctx.settings.maxOutboundBytes) {
+          this.close('slow_consumer', {
+            sendWill: true,
+            disconnectCode: ReasonCode.QUOTA_EXCEEDED,
+            detail: `outbound buffer over ${this.#ctx.settings.maxOutboundBytes} bytes for ${ms} ms`,
+          });
+        }
+      }, ms);
+    }
+    return true;
+  }
+
+  /** Starts keepalive supervision: no packet for 1.5x keepalive closes [MQTT-3.1.2-24]. */
+  startKeepalive(seconds: number): void {
+    this.keepAlive = seconds;
+    if (seconds === 0) return;
+    const limit = seconds * 1500;
+    const clock = this.#ctx.deps.clock;
+    const check = (): void => {
+      if (this.state === 'closed') return;
+      const idle = clock.now() - this.#lastActivity;
+      if (idle >= limit) {
+        this.close('keepalive_timeout', {
+          sendWill: true,
+          disconnectCode: ReasonCode.KEEP_ALIVE_TIMEOUT,
+          detail: `no packet for ${idle} ms (keepalive ${seconds} s)`,
+        });
+      } else {
+        this.#keepaliveTimer = clock.setTimeout(check, limit - idle);
+      }
+    };
+    this.#keepaliveTimer = clock.setTimeout(check, limit);
+  }
+
+  /** Stops reading while an asynchronous step (authentication) runs; packets are held. */
+  hold(): void {
+    this.state = 'authenticating';
+    this.#stream.pause();
+  }
+
+  /** Ends a hold: runs the packets that arrived meanwhile, then reads again. */
+  release(): void {
+    if (this.state === 'closed') return;
+    const held = this.#held;
+    this.#held = [];
+    for (const packet of held) {
+      if (this.state !== 'connected') break;
+      this.#run(packet);
+    }
+    if ((this.state as ConnectionState) !== 'closed') this.#stream.resume();
+  }
+
+  /** Marks the CONNECT handshake done: cancels the connect timer. */
+  markConnected(): void {
+    this.state = 'connected';
+    this.#connectTimer?.clear();
+    this.#connectTimer = undefined;
+  }
+
+  /**
+   * Ends the connection once: sends a v5 DISCONNECT if asked, flushes, ends the stream
+   * and tells the broker (session detach, will, events).
+   */
+  close(reason: CloseReason, options: CloseOptions): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.#clearTimers();
+    if (options.disconnectCode !== undefined && this.protocolVersion === 5 && wasConnected) {
+      this.#pending.push(encodePacket({ type: PacketType.DISCONNECT, reasonCode: options.disconnectCode }, 5));
+      this.#pendingBytes += this.#pending[this.#pending.length - 1]?.length ?? 0;
+    }
+    this.flush();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (!this.#stream.destroyed) {
+      this.#stream.end();
+      // a peer that never reads would keep the socket half-open: force it shut
+      this.#destroyTimer = this.#ctx.deps.clock.setTimeout(() => this.#stream.destroy(), 1000);
+    }
+    this.#ctx.connectionClosed(this, reason, options.sendWill && wasConnected, wasConnected, options.detail);
+  }
+
+  /** Turns a thrown error into the right close: CONNACK code, v5 DISCONNECT, or a closed socket. */
+  fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    if (err instanceof MqttProtocolError) {
+      if (this.state === 'new' && err.code === 'UNSUPPORTED_PROTOCOL_VERSION') {
+        this.#refuseProtocolVersion(err);
+      }
+      this.close(PROTOCOL_CLOSE[err.code], { sendWill: true, disconnectCode: err.reasonCode, detail: err.message });
+    } else if (err instanceof BrokerError) {
+      this.close(err.closeReason, { sendWill: true, disconnectCode: err.reasonCode, detail: err.message });
+    } else {
+      // a bug of ours: keep the process and the other clients alive, say so loudly
+      this.#ctx.deps.logger.error({ err, clientId: this.clientId }, 'internal error while handling a packet');
+      this.close('protocol_error', {
+        sendWill: true,
+        disconnectCode: ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+        detail: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** [MQTT-3.1.2-2] answer an unknown protocol level with CONNACK 0x01 (v5: 0x84), then close. */
+  #refuseProtocolVersion(err: MqttProtocolError): void {
+    const level = err.protocolLevel;
+    if (level === 5) {
+      this.sendBytes(encodePacket({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: ReasonCode.UNSUPPORTED_PROTOCOL_VERSION }, 5));
+    } else {
+      this.sendBytes(encodePacket({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: 0x01 }, 4));
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#ctx.stats.bytesReceived += chunk.length;
+    this.#lastActivity = this.#ctx.deps.clock.now();
+    try {
+      this.#parser.push(chunk);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  #onPacket(packet: Packet): void {
+    this.#ctx.stats.packetsReceived++;
+    if (this.state === 'authenticating') {
+      this.#held.push(packet);
+      return;
+    }
+    if (this.state === 'closed') return;
+    if (packet.type === PacketType.CONNECT) {
+      const level = this.#parser.protocolVersion;
+      if (level !== undefined) this.protocolVersion = level;
+    }
+    const handler = this.#dispatch[packet.type];
+    if (handler === undefined) {
+      throw new BrokerError('PROTOCOL_ERROR', `a client may not send packet type ${packet.type}`);
+    }
+    handler(this.#ctx, this, packet);
+  }
+
+  /** Runs a held packet outside the parser's call stack, so errors are handled here. */
+  #run(packet: Packet): void {
+    try {
+      this.#onPacket(packet);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  #onDrain(): void {
+    if (this.#slowTimer !== undefined && this.bufferedBytes < this.#ctx.settings.maxOutboundBytes) {
+      this.#slowTimer.clear();
+      this.#slowTimer = undefined;
+    }
+    if (this.state === 'connected' && this.client !== undefined) drainQueue(this.#ctx, this.client);
+  }
+
+  #onStreamClosed(): void {
+    this.#destroyTimer?.clear();
+    this.#destroyTimer = undefined;
+    this.close('socket_closed', { sendWill: true });
+  }
+
+  #clearTimers(): void {
+    this.#connectTimer?.clear();
+    this.#keepaliveTimer?.clear();
+    this.#slowTimer?.clear();
+    this.#connectTimer = this.#keepaliveTimer = this.#slowTimer = undefined;
+  }
+}

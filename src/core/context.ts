@@ -1,0 +1,49 @@
+// What handlers and deliveries see of the broker. Broker implements it; keeping it an
+// interface lets handlers stay free of the broker's construction and lifecycle.
+import type { TopicTrie } from '../topic/index.js';
+import type { Message } from './message.js';
+import type { BrokerDeps, BrokerSettings } from './options.js';
+import type { SessionState, SubscriptionOptions } from './session-state.js';
+import type { BrokerStats } from './stats.js';
+import type { Connection } from './connection.js';
+import type { BrokerEvents } from './events.js';
+import type { CloseReason } from './errors.js';
+
+/** The broker's live handle on one session: its state and, while online, its connection. */
+export interface ClientRef {
+  readonly state: SessionState;
+  connection: Connection | undefined;
+  // Scratch fields for routing one message (see router.ts): avoid a Map per publish.
+  routeEpoch: number;
+  routeQos: number;
+  routeRetain: boolean;
+  routeSubIds: number[] | undefined;
+}
+
+export interface SubscriberEntry {
+  readonly client: ClientRef;
+  readonly options: SubscriptionOptions;
+}
+
+export interface BrokerContext {
+  readonly settings: Readonly<BrokerSettings>;
+  readonly deps: BrokerDeps;
+  readonly stats: BrokerStats;
+  readonly events: BrokerEvents;
+  readonly clients: Map<string, ClientRef>;
+  readonly subscriptions: TopicTrie<SubscriberEntry>;
+  /** Routes a message to every matching subscriber and updates the retained store. */
+  publish(message: Message): void;
+  /** Drops a session: its subscriptions, queue and store entry. */
+  discardSession(ref: ClientRef): void;
+  /** Schedules a connection's pending output to be written at the end of this tick. */
+  scheduleFlush(connection: Connection): void;
+  /** Called once per connection when it ends: detaches the session, publishes the will. */
+  connectionClosed(
+    connection: Connection,
+    reason: CloseReason,
+    publishWill: boolean,
+    wasConnected: boolean,
+    detail: string | undefined,
+  ): void;
+}

@@ -1,0 +1,180 @@
+// CONNECT: client id rules, keepalive, authentication, session takeover and
+// resumption, then CONNACK [MQTT-3.1, MQTT-3.2].
+import { randomBytes } from 'node:crypto';
+import { ConnackReturnCode, ReasonCode } from '../../protocol/reason-codes.js';
+import { PacketType, type ConnectPacket, type Packet, type Properties } from '../../protocol/types.js';
+import { validateTopicName } from '../../topic/index.js';
+import type { BrokerContext, ClientRef } from '../context.js';
+import type { Connection } from '../connection.js';
+import type { CloseReason } from '../errors.js';
+import { BrokerError } from '../errors.js';
+import type { AuthResult } from '../ports.js';
+import { resumeSession } from '../delivery.js';
+import { createSessionState } from '../session-state.js';
+import { clientInfo } from './client-info.js';
+
+/** 3.1.1 CONNACK return code -> the matching 5.0 reason code. */
+const V5_REFUSAL: Record<number, number> = {
+  [ConnackReturnCode.UNACCEPTABLE_PROTOCOL_VERSION]: ReasonCode.UNSUPPORTED_PROTOCOL_VERSION,
+  [ConnackReturnCode.IDENTIFIER_REJECTED]: ReasonCode.CLIENT_IDENTIFIER_NOT_VALID,
+  [ConnackReturnCode.SERVER_UNAVAILABLE]: ReasonCode.SERVER_UNAVAILABLE,
+  [ConnackReturnCode.BAD_USERNAME_OR_PASSWORD]: ReasonCode.BAD_USER_NAME_OR_PASSWORD,
+  [ConnackReturnCode.NOT_AUTHORIZED]: ReasonCode.NOT_AUTHORIZED,
+};
+
+const REFUSAL_REASON: Record<number, CloseReason> = {
+  [ConnackReturnCode.IDENTIFIER_REJECTED]: 'client_id_rejected',
+  [ConnackReturnCode.SERVER_UNAVAILABLE]: 'server_unavailable',
+  [ConnackReturnCode.BAD_USERNAME_OR_PASSWORD]: 'bad_credentials',
+  [ConnackReturnCode.NOT_AUTHORIZED]: 'not_authorized',
+};
+
+/** MQTT 3.1 limits client ids to 23 characters (3.1 spec, CONNECT payload). */
+const V31_MAX_CLIENT_ID = 23;
+
+export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Packet): void {
+  const connect = packet as ConnectPacket;
+  if (conn.state !== 'new') {
+    // a second CONNECT is a protocol violation [MQTT-3.1.0-2]
+    throw new BrokerError('PROTOCOL_ERROR', 'second CONNECT on one connection');
+  }
+  const v5 = connect.protocolVersion === 5;
+  const connackProps: Properties = {};
+
+  let clientId = connect.clientId;
+  if (clientId === '') {
+    // [MQTT-3.1.3-7/8]: an empty id needs a clean session (3.1.1) and our permission
+    const allowed = ctx.settings.allowZeroLengthClientId && connect.protocolVersion !== 3 && (v5 || connect.cleanStart);
+    if (!allowed) return refuse(ctx, conn, ConnackReturnCode.IDENTIFIER_REJECTED, 'empty client id not allowed');
+    clientId = ctx.settings.autoIdPrefix + randomBytes(12).toString('hex');
+    if (v5) connackProps.assignedClientIdentifier = clientId;
+  } else if (connect.protocolVersion === 3 && clientId.length > V31_MAX_CLIENT_ID) {
+    return refuse(ctx, conn, ConnackReturnCode.IDENTIFIER_REJECTED, 'MQTT 3.1 client id longer than 23 characters');
+  }
+
+  let keepAlive = connect.keepAlive;
+  if (keepAlive > ctx.settings.maxKeepalive) {
+    // v5 lets the server impose its keepalive; 3.x cannot, so mosquitto refuses, and so do we
+    if (!v5) return refuse(ctx, conn, ConnackReturnCode.IDENTIFIER_REJECTED, `keepalive ${keepAlive} > max_keepalive`);
+    keepAlive = ctx.settings.maxKeepalive;
+    connackProps.serverKeepAlive = keepAlive;
+  }
+
+  if (connect.will !== undefined) {
+    const invalid = validateTopicName(connect.will.topic);
+    if (invalid !== undefined) throw new BrokerError('TOPIC_NAME_INVALID', `will topic: ${invalid.message}`);
+  }
+
+  conn.clientId = clientId;
+  conn.username = connect.username;
+  const result = ctx.deps.authenticator.authenticate({
+    clientId,
+    username: connect.username,
+    password: connect.password,
+    protocolVersion: connect.protocolVersion,
+    remoteAddress: conn.remoteAddress,
+    properties: connect.properties,
+  });
+  if (result instanceof Promise) {
+    conn.hold();
+    result.then(
+      (r) => {
+        if (conn.state === 'closed') return;
+        conn.state = 'new';
+        if (accept(ctx, conn, connect, clientId, keepAlive, connackProps, r)) conn.release();
+      },
+      (err: unknown) => {
+        ctx.deps.logger.error({ err, clientId }, 'authenticator failed');
+        conn.state = 'new';
+        refuse(ctx, conn, ConnackReturnCode.SERVER_UNAVAILABLE, 'authenticator failed');
+      },
+    );
+    return;
+  }
+  accept(ctx, conn, connect, clientId, keepAlive, connackProps, result);
+}
+
+function accept(
+  ctx: BrokerContext,
+  conn: Connection,
+  connect: ConnectPacket,
+  clientId: string,
+  keepAlive: number,
+  connackProps: Properties,
+  auth: AuthResult,
+): boolean {
+  if (!auth.ok) {
+    refuse(ctx, conn, auth.returnCode, auth.returnCode === 4 ? 'bad user name or password' : 'not authorized');
+    return false;
+  }
+  conn.identity = auth.identity ?? connect.username;
+
+  // take over a live connection with the same id [MQTT-3.1.4-2]
+  let client = ctx.clients.get(clientId);
+  if (client?.connection !== undefined) {
+    client.connection.close('session_taken_over', {
+      sendWill: true,
+      disconnectCode: ReasonCode.SESSION_TAKEN_OVER,
+      detail: `client id reused by connection ${conn.id}`,
+    });
+  }
+  client = ctx.clients.get(clientId);
+
+  const persistent = connect.protocolVersion === 5
+    ? (connect.properties?.sessionExpiryInterval ?? 0) > 0
+    : !connect.cleanStart;
+  // clean start discards any previous session [MQTT-3.1.2-6]
+  if (client !== undefined && connect.cleanStart) {
+    ctx.discardSession(client);
+    client = undefined;
+  }
+  const sessionPresent = client !== undefined;
+  if (client === undefined) {
+    const state = createSessionState(clientId, persistent);
+    ctx.deps.sessions.set(state);
+    client = { state, connection: undefined, routeEpoch: 0, routeQos: 0, routeRetain: false, routeSubIds: undefined };
+    ctx.clients.set(clientId, client);
+  } else {
+    client.state.persistent = persistent;
+  }
+  bind(ctx, conn, client, connect, keepAlive);
+
+  const v5 = connect.protocolVersion === 5;
+  if (v5) {
+    connackProps.maximumPacketSize = ctx.settings.maxPacketSize;
+    connackProps.sharedSubscriptionAvailable = 0;
+    connackProps.topicAliasMaximum = 0;
+  }
+  // CONNACK is the first packet the server sends [MQTT-3.2.0-1]; session present per [MQTT-3.2.2-1..3]
+  conn.send({
+    type: PacketType.CONNACK,
+    sessionPresent,
+    reasonCode: 0,
+    ...(v5 && Object.keys(connackProps).length > 0 ? { properties: connackProps } : {}),
+  });
+  ctx.events.emit('clientConnected', clientInfo(conn), sessionPresent);
+  if (sessionPresent) resumeSession(ctx, client, conn);
+  return true;
+}
+
+function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: ConnectPacket, keepAlive: number): void {
+  client.connection = conn;
+  conn.client = client;
+  conn.will = connect.will;
+  conn.markConnected();
+  conn.startKeepalive(keepAlive);
+  ctx.stats.clientsConnected++;
+  if (ctx.stats.clientsConnected > ctx.stats.clientsMaximum) ctx.stats.clientsMaximum = ctx.stats.clientsConnected;
+}
+
+/** Refuses the connection with a CONNACK return code [MQTT-3.2.2-4/5], then closes it. */
+function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail: string): void {
+  const v5 = conn.protocolVersion === 5;
+  conn.send({
+    type: PacketType.CONNACK,
+    sessionPresent: false,
+    reasonCode: v5 ? (V5_REFUSAL[returnCode] ?? ReasonCode.UNSPECIFIED_ERROR) : returnCode,
+  });
+  conn.close(REFUSAL_REASON[returnCode] ?? 'not_authorized', { sendWill: false, detail });
+  ctx.deps.logger.info({ clientId: conn.clientId, remoteAddress: conn.remoteAddress, returnCode, detail }, 'connection refused');
+}

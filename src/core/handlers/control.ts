@@ -1,0 +1,17 @@
+// PINGREQ and DISCONNECT.
+import { ReasonCode } from '../../protocol/reason-codes.js';
+import { PacketType, type DisconnectPacket, type Packet } from '../../protocol/types.js';
+import type { BrokerContext } from '../context.js';
+import type { Connection } from '../connection.js';
+
+/** [MQTT-3.12.4-1] answer every PINGREQ. Keepalive is refreshed by any received byte. */
+export function handlePingreq(_ctx: BrokerContext, conn: Connection): void {
+  conn.send({ type: PacketType.PINGRESP });
+}
+
+/** A clean DISCONNECT discards the will [MQTT-3.14.4-3]; v5 reason 0x04 asks for it. */
+export function handleDisconnect(_ctx: BrokerContext, conn: Connection, packet: Packet): void {
+  const disconnect = packet as DisconnectPacket;
+  const sendWill = conn.protocolVersion === 5 && disconnect.reasonCode === ReasonCode.DISCONNECT_WITH_WILL_MESSAGE;
+  conn.close('client_disconnect', { sendWill });
+}

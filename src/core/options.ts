@@ -1,0 +1,59 @@
+// Broker settings as core sees them. config/ maps the mosquitto-style keys of the YAML
+// file (max_inflight_messages, ...) onto these; defaults follow mosquitto where it has
+// the setting, except where mosquitto's default is "unbounded".
+import type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
+
+export interface BrokerSettings {
+  /** Largest packet accepted, in bytes (max_packet_size). */
+  maxPacketSize: number;
+  /** Outgoing QoS 1/2 messages in flight per client (max_inflight_messages); 0 = no limit. */
+  maxInflightMessages: number;
+  /** QoS 1/2 messages queued per client beyond the inflight window (max_queued_messages). */
+  maxQueuedMessages: number;
+  /** Largest keepalive accepted, in seconds (max_keepalive). */
+  maxKeepalive: number;
+  /** Bytes waiting to be written to one client before it counts as slow (max_outbound_bytes). */
+  maxOutboundBytes: number;
+  /** Seconds a client may stay over maxOutboundBytes before it is disconnected (slow_consumer_timeout). */
+  slowConsumerTimeout: number;
+  /** Seconds a new connection may take to send CONNECT (connect_timeout). */
+  connectTimeout: number;
+  /** Accept an empty client id and assign one (allow_zero_length_clientid). */
+  allowZeroLengthClientId: boolean;
+  /** Prefix of assigned client ids (auto_id_prefix). */
+  autoIdPrefix: string;
+  /** Seconds between $SYS updates; 0 turns $SYS off (sys_interval). */
+  sysInterval: number;
+  /** Retained messages kept at most; a new topic beyond this is not retained (max_retained_messages). */
+  maxRetainedMessages: number;
+  /** Reported in $SYS/broker/version. */
+  version: string;
+}
+
+export const DEFAULT_SETTINGS: Readonly<BrokerSettings> = Object.freeze({
+  maxPacketSize: 1024 * 1024,
+  maxInflightMessages: 20,
+  maxQueuedMessages: 1000,
+  maxKeepalive: 65535,
+  maxOutboundBytes: 4 * 1024 * 1024,
+  slowConsumerTimeout: 30,
+  connectTimeout: 10,
+  allowZeroLengthClientId: true,
+  autoIdPrefix: 'auto-',
+  sysInterval: 10,
+  maxRetainedMessages: 100_000,
+  version: 'culex',
+});
+
+export interface BrokerDeps {
+  clock: Clock;
+  logger: Logger;
+  sessions: SessionStore;
+  retained: RetainedStore;
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+}
+
+export interface BrokerOptions extends Partial<BrokerSettings> {
+  deps: BrokerDeps;
+}

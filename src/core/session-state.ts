@@ -1,0 +1,64 @@
+// The part of a session that outlives a connection [MQTT-4.1.0-1]: subscriptions,
+// QoS 1/2 messages in flight or queued, and the incoming QoS 2 packet ids.
+import type { QoS } from '../protocol/types.js';
+import type { Message } from './message.js';
+import { Deque } from './deque.js';
+
+export interface SubscriptionOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionIdentifier: number | undefined;
+}
+
+/** A message on its way to one subscriber. */
+export interface Delivery {
+  message: Message;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIdentifiers: number[] | undefined;
+}
+
+export interface OutgoingInflight {
+  packetId: number;
+  delivery: Delivery;
+  /** 'publish': waiting for PUBACK/PUBREC; 'pubrel': PUBREC received, waiting for PUBCOMP. */
+  stage: 'publish' | 'pubrel';
+}
+
+export interface SessionState {
+  readonly clientId: string;
+  /** False for clean sessions: discarded when the connection ends. */
+  persistent: boolean;
+  readonly subscriptions: Map<string, SubscriptionOptions>;
+  /** Outgoing QoS 1/2 packets not yet completed, in send order. */
+  readonly inflight: Map<number, OutgoingInflight>;
+  /** QoS 1/2 messages waiting for an inflight slot or for the client to come back. */
+  readonly queue: Deque<Delivery>;
+  /** Incoming QoS 2 packet ids received but not yet released (PUBREL). */
+  readonly incomingQos2: Set<number>;
+  nextPacketId: number;
+}
+
+export function createSessionState(clientId: string, persistent: boolean): SessionState {
+  return {
+    clientId,
+    persistent,
+    subscriptions: new Map(),
+    inflight: new Map(),
+    queue: new Deque(),
+    incomingQos2: new Set(),
+    nextPacketId: 1,
+  };
+}
+
+/** Next free packet id (1..65535) not used by an inflight packet [MQTT-2.3.1-2], or 0 if all are. */
+export function allocatePacketId(state: SessionState): number {
+  for (let tries = 0; tries < 65535; tries++) {
+    const id = state.nextPacketId;
+    state.nextPacketId = id === 65535 ? 1 : id + 1;
+    if (!state.inflight.has(id)) return id;
+  }
+  return 0;
+}

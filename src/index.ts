@@ -1,0 +1,8 @@
+// Public API of the culex package.
+export { createBroker, CulexBroker, type CreateBrokerOptions } from './app/create-broker.js';
+export { BrokerApiError, type PublishOptions } from './core/broker.js';
+export type { BrokerEventMap, ClientInfo } from './core/events.js';
+export type { CloseReason } from './core/errors.js';
+export type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './core/ports.js';
+export type { BrokerSettings } from './core/options.js';
+export * from './protocol/index.js';
