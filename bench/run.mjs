@@ -33,6 +33,7 @@ const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [o
   --rate N              latency scenario rate, msg/s in total (default 10000)
   --idle-conns N        connections for the memory scenario (default 10000)
   --write / --no-write  regenerate bench/RESULTS.md and bench/results/*.json (default: unless --quick)
+  --render FILE         only regenerate bench/RESULTS.md from a raw results file (no run)
   --help
 `;
 
@@ -51,6 +52,7 @@ function options() {
       'idle-conns': { type: 'string' },
       write: { type: 'boolean' },
       'no-write': { type: 'boolean' },
+      render: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -89,6 +91,7 @@ function options() {
   o.only = list(values.only ?? env.BENCH_ONLY, BROKER_ORDER, 'broker');
   o.scenarioIds = list(values.scenarios ?? env.BENCH_SCENARIOS, allScenarios, 'scenario');
   o.write = values['no-write'] ? false : values.write ? true : !quick;
+  o.render = values.render;
   return o;
 }
 
@@ -179,8 +182,19 @@ async function runOne(def, info, sc, o, loadgen) {
   return r;
 }
 
+function writeResultsMd(raw, rawFile) {
+  const scenarioList = scenarios(raw.options).filter((s) => raw.options.scenarioIds.includes(s.id));
+  const md = resultsMarkdown({ machine: raw.machine, scenarioList, results: raw.results, brokerInfo: raw.brokers, rawFile: relative(ROOT, rawFile) });
+  writeFileSync(join(ROOT, 'bench/RESULTS.md'), md);
+  console.log('wrote bench/RESULTS.md');
+}
+
 async function main() {
   const o = options();
+  if (o.render) {
+    writeResultsMd(JSON.parse(readFileSync(o.render, 'utf8')), resolve(o.render));
+    return;
+  }
   const loadgen = buildLoadgen();
   if (!commandOutput('bash', ['-c', 'command -v taskset'])) throw new Error('taskset not found (apt-get install util-linux)');
   const defs = brokers(ROOT, TMP);
@@ -215,7 +229,7 @@ async function main() {
 
   const table = resultsTable(scenarioList, results);
   console.log(`\nRatios > 1 mean Culex is better (latency and memory inverted: other ÷ culex).\n\n${table}\n`);
-  console.log(`Generator CPU / broker CPU (% of one core; ⚠ = generator above 80%):\n\n${cpuTable(scenarioList, results)}\n`);
+  console.log(`Generator CPU / broker CPU (% of one core; ⚠ = generator above 80%, ◦ = broker below 90%):\n\n${cpuTable(scenarioList, results)}\n`);
   const issues = problems(scenarioList, results, brokerInfo);
   if (issues) console.log(`Problems and notes:\n${issues}\n`);
 
@@ -223,13 +237,10 @@ async function main() {
   const rawDir = o.write ? join(ROOT, 'bench/results') : join(TMP, 'results');
   mkdirSync(rawDir, { recursive: true });
   const rawFile = join(rawDir, `${stamp}.json`);
-  writeFileSync(rawFile, `${JSON.stringify({ machine: m, options: o, brokers: brokerInfo, results }, null, 2)}\n`);
+  const raw = { machine: m, options: o, brokers: brokerInfo, results };
+  writeFileSync(rawFile, `${JSON.stringify(raw, null, 2)}\n`);
   console.log(`raw results: ${relative(ROOT, rawFile)}`);
-  if (o.write) {
-    const md = resultsMarkdown({ machine: m, scenarioList, results, brokerInfo, rawFile: relative(ROOT, rawFile) });
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), md);
-    console.log('wrote bench/RESULTS.md');
-  }
+  if (o.write) writeResultsMd(raw, rawFile);
 }
 
 main().catch((err) => {

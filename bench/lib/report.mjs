@@ -3,6 +3,7 @@
 
 export const BROKER_ORDER = ['culex', 'mosquitto', 'aedes'];
 export const GEN_BOUND_PCT = 80;
+export const SATURATED_PCT = 90;
 const LOSS_NOTE_PCT = 0.1;
 
 export function median(xs) {
@@ -73,7 +74,8 @@ export function cpuTable(scenarioList, results) {
       const gen = `${metric(agg, (r) => r.gen_cpu_pct).toFixed(0)}%`;
       const flag = genMax > GEN_BOUND_PCT && sc.id !== 'latency' ? ' ⚠' : '';
       const bc = metric(agg, (r) => (r.broker_cpu_pct >= 0 ? r.broker_cpu_pct : undefined));
-      const broker = bc === undefined ? '?' : `${bc.toFixed(0)}%`;
+      const idle = bc !== undefined && bc < SATURATED_PCT && sc.id !== 'latency' ? ' ◦' : '';
+      const broker = bc === undefined ? '?' : `${bc.toFixed(0)}%${idle}`;
       return `${gen}${flag} / ${broker}`;
     });
     lines.push(`| ${sc.id} | ${cells.join(' | ')} |`);
@@ -94,6 +96,11 @@ export function problems(scenarioList, results, brokerInfo) {
       }
       const failed = agg.runs.filter((r) => !r.ok);
       for (const r of failed) out.push(`- ${b} / ${sc.id}: one of ${agg.runs.length} runs failed: ${r.error}`);
+      const lazy = agg.runs.filter((r) => r.ok && r.mode === 'throughput' && r.broker_cpu_pct >= 0 && r.broker_cpu_pct < SATURATED_PCT);
+      if (lazy.length) {
+        const cpus = lazy.map((r) => `${r.broker_cpu_pct.toFixed(0)}%`).join(', ');
+        out.push(`- ${b} / ${sc.id}: broker below ${SATURATED_PCT}% CPU in ${lazy.length} of ${agg.runs.length} runs (${cpus}): not saturated in those runs`);
+      }
       const stalls = agg.runs.reduce((n, r) => n + (r.stalls ?? 0), 0);
       if (stalls > 0) out.push(`- ${b} / ${sc.id}: ${stalls} delivery stall(s) of ≥1 s (backlog written off as lost)`);
     }
@@ -125,9 +132,10 @@ Each cell is the median of the rounds, ± half the min–max spread. Ratios > 1 
 
 ${resultsTable(scenarioList, results)}
 
-Load generator CPU / broker CPU during the measured window (% of one core; the generator has
-its own core, so a row near 100% for the generator would mean the generator, not the broker,
-was the limit — such rows are flagged ⚠ generator-bound):
+Load generator CPU / broker CPU during the measured window (median, % of one core). The
+generator has its own core: above ${GEN_BOUND_PCT}% it may be the limit, flagged ⚠ (and
+"generator-bound" above). A throughput row whose broker stayed below ${SATURATED_PCT}% is
+flagged ◦: the broker was not saturated (QoS 1 window, a stall, or machine noise).
 
 ${cpuTable(scenarioList, results)}
 ${issues ? `\nProblems and notes:\n\n${issues}\n` : ''}

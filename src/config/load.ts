@@ -34,7 +34,7 @@ export function parseConfigText(text: string, file: string): Partial<CulexConfig
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first !== undefined) {
-    const line = first.linePos?.[0]?.line;
+    const line = lines.linePos(first.pos[0]).line;
     throw new ConfigError(file, line, undefined, `not valid YAML: ${first.message.split('\n')[0]}`);
   }
   const out: Record<string, unknown> = {};

@@ -10,7 +10,7 @@ import type { CloseReason } from './errors.js';
 import { BrokerEvents } from './events.js';
 import { createDispatchTable } from './handlers/index.js';
 import { clientInfo } from './handlers/client-info.js';
-import { createMessage, type Message } from './message.js';
+import { createMessage, ownPayload, type Message } from './message.js';
 import { DEFAULT_SETTINGS, type BrokerDeps, type BrokerOptions, type BrokerSettings } from './options.js';
 import { Router } from './router.js';
 import { createStats, type BrokerStats } from './stats.js';
@@ -174,6 +174,7 @@ export class Broker implements BrokerContext {
       this.deps.logger.warn({ topic: message.topic, max: this.settings.maxRetainedMessages }, 'retained message not stored: max_retained_messages reached');
       return;
     }
+    ownPayload(message);
     store.set(message);
   }
 

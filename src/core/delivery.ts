@@ -4,6 +4,7 @@ import { encodePublish } from '../protocol/index.js';
 import { PacketType, type PublishPacket } from '../protocol/types.js';
 import type { BrokerContext, ClientRef } from './context.js';
 import type { Connection } from './connection.js';
+import { ownPayload } from './message.js';
 import { allocatePacketId, type Delivery, type OutgoingInflight } from './session-state.js';
 
 export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Delivery): void {
@@ -27,6 +28,7 @@ export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Deliver
     ctx.stats.publishDropped++;
     return;
   }
+  ownPayload(delivery.message);
   state.queue.push(delivery);
 }
 
@@ -69,6 +71,7 @@ function sendInflight(ctx: BrokerContext, client: ClientRef, conn: Connection, d
     client.state.queue.push(delivery);
     return;
   }
+  ownPayload(delivery.message);
   const entry: OutgoingInflight = { packetId, delivery, stage: 'publish' };
   client.state.inflight.set(packetId, entry);
   conn.sendBytes(encodeInflight(entry, conn, false));

@@ -29,6 +29,7 @@ export type BrokerErrorCode =
   | 'PACKET_ID_IN_USE'
   | 'RECEIVE_MAXIMUM_EXCEEDED'
   | 'TOPIC_ALIAS_INVALID'
+  | 'TOPIC_FILTER_INVALID'
   | 'NOT_AUTHORIZED';
 
 const BY_CODE: Record<BrokerErrorCode, { reasonCode: number; closeReason: CloseReason }> = {
@@ -37,6 +38,7 @@ const BY_CODE: Record<BrokerErrorCode, { reasonCode: number; closeReason: CloseR
   PACKET_ID_IN_USE: { reasonCode: ReasonCode.PACKET_IDENTIFIER_IN_USE, closeReason: 'protocol_error' },
   RECEIVE_MAXIMUM_EXCEEDED: { reasonCode: ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, closeReason: 'receive_maximum_exceeded' },
   TOPIC_ALIAS_INVALID: { reasonCode: ReasonCode.TOPIC_ALIAS_INVALID, closeReason: 'protocol_error' },
+  TOPIC_FILTER_INVALID: { reasonCode: ReasonCode.TOPIC_FILTER_INVALID, closeReason: 'topic_invalid' },
   NOT_AUTHORIZED: { reasonCode: ReasonCode.NOT_AUTHORIZED, closeReason: 'not_authorized' },
 };
 

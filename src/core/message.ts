@@ -3,7 +3,8 @@ import type { Properties, QoS } from '../protocol/types.js';
 
 export interface Message {
   readonly topic: string;
-  readonly payload: Buffer;
+  /** May be a view into a socket read chunk until ownPayload() is called (see there). */
+  payload: Buffer;
   readonly qos: QoS;
   readonly retain: boolean;
   /** v5 properties that travel with the message (user properties, content type, ...). */
@@ -26,4 +27,20 @@ export function createMessage(
   origin: string | undefined,
 ): Message {
   return { topic, payload, qos, retain, properties, origin, qos0Bytes: [undefined, undefined, undefined, undefined] };
+}
+
+/** A payload view smaller than this share of its backing memory gets its own copy. */
+const PIN_SLACK = 1024;
+
+/**
+ * The parser hands out payloads as views into the socket's read chunk (zero copy). A
+ * message that is kept (retained, queued, in flight) must not pin a 64 KiB chunk for a
+ * few bytes of payload, so it gets an exactly-sized copy the first time it is kept.
+ */
+export function ownPayload(message: Message): void {
+  const payload = message.payload;
+  if (payload.buffer.byteLength <= payload.length + PIN_SLACK) return;
+  const copy = Buffer.allocUnsafeSlow(payload.length);
+  payload.copy(copy);
+  message.payload = copy;
 }

@@ -196,12 +196,17 @@ export function connectArb(version: ProtocolVersion, options: PacketArbOptions =
         clientId: compatible && r.clientId === '' && (version === 3 || !r.cleanStart) ? 'c' : r.clientId,
       };
       if (r.will !== undefined) packet.will = r.will;
+      // Authentication Data needs an Authentication Method in CONNECT (3.1.2.11.10).
+      let props = r.properties;
+      if (props?.authenticationData !== undefined && props.authenticationMethod === undefined) {
+        props = { ...props, authenticationMethod: 'SCRAM-SHA-1' };
+      }
       if (r.username !== undefined) packet.username = r.username;
       // [MQTT-3.1.2-22]: no password without a user name before 5.0.
       if (r.password !== undefined && (r.username !== undefined || (version === 5 && !compatible))) {
         packet.password = r.password;
       }
-      return withProps(version, packet, r.properties);
+      return withProps(version, packet, props);
     });
 }
 

@@ -63,6 +63,9 @@ function decodeConnectBody(r: Reader, protocolName: string, version: ProtocolVer
   }
   const keepAlive = r.u16();
   const properties = version === 5 ? decodeProperties(r, PacketType.CONNECT) : undefined;
+  if (properties?.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+    throw protocolError('CONNECT Authentication Data without Authentication Method (3.1.2.11.10)');
+  }
   const clientId = r.utf8();
   let will: WillMessage | undefined;
   if (willFlag) {

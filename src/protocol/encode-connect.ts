@@ -37,6 +37,9 @@ export function encodeConnect(packet: ConnectPacket, version: ProtocolVersion): 
   let remaining = 2 + name.length + 1 + 1 + 2 + 2 + clientIdLength;
   let propsLength = 0;
   if (version === 5) {
+    if (packet.properties?.authenticationData !== undefined && packet.properties.authenticationMethod === undefined) {
+      throw protocolError('CONNECT Authentication Data without Authentication Method (3.1.2.11.10)');
+    }
     propsLength = propertiesLength(packet.properties, PacketType.CONNECT);
     remaining += varintSize(propsLength) + propsLength;
   }

@@ -79,6 +79,7 @@ describe('encoder: 5.0 properties', () => {
   rejects('byte property other than 0/1', pub({ properties: { payloadFormatIndicator: 2 } }), 5, 'PROTOCOL_ERROR');
   rejects('two byte property over 65,535', { type: 2, sessionPresent: false, reasonCode: 0, properties: { serverKeepAlive: 70_000 } }, 5, 'MALFORMED_PACKET');
   rejects('four byte property negative', pub({ properties: { messageExpiryInterval: -1 } }), 5, 'MALFORMED_PACKET');
+  rejects('CONNECT Authentication Data without a Method', conn({ protocolVersion: 5, properties: { authenticationData: Buffer.from('x') } }), 5, 'PROTOCOL_ERROR');
   rejects('Receive Maximum 0', conn({ protocolVersion: 5, properties: { receiveMaximum: 0 } }), 5, 'PROTOCOL_ERROR');
 
   it('properties are not validated (nor written) for 3.1.1', () => {

@@ -184,6 +184,7 @@ describe('5.0 properties (2.2.2)', () => {
     ['Payload Format Indicator 2', 5, publish5(0x01, 2), P],
     ['Receive Maximum 0', 5, connect5(0x21, 0, 0), P],
     ['Maximum Packet Size 0', 5, connect5(0x27, 0, 0, 0, 0), P],
+    ['CONNECT Authentication Data without a Method (3.1.2.11.10)', 5, connect5(0x16, 0, 1, 0xaa), P],
     ['Property Length past the packet end', 5, bytes(0x40, 5, 0, 1, 0, 9, 0x1f), M],
     ['property value crossing the Property Length', 5, bytes(0x40, 9, 0, 1, 0, 2, 0x1f, 0, 2, 'a', 'b'), M],
   ]);

@@ -160,7 +160,8 @@ function accept(
 function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: ConnectPacket, keepAlive: number): void {
   client.connection = conn;
   conn.client = client;
-  conn.will = connect.will;
+  // the will lives as long as the connection: copy it out of the read chunk it points into
+  conn.will = connect.will === undefined ? undefined : { ...connect.will, payload: Buffer.from(connect.will.payload) };
   conn.markConnected();
   conn.startKeepalive(keepAlive);
   ctx.stats.clientsConnected++;

@@ -21,7 +21,10 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
 
   for (const request of subscribe.subscriptions) {
     const filter = request.topicFilter;
-    if (validateTopicFilter(filter) !== undefined) {
+    const invalid = validateTopicFilter(filter);
+    if (invalid !== undefined) {
+      // MQTT 3.1 has no failure return code: the only answer is to close
+      if (conn.protocolVersion === 3) throw new BrokerError('TOPIC_FILTER_INVALID', `SUBSCRIBE filter "${filter}": ${invalid.message}`);
       reasonCodes.push(v5 ? ReasonCode.TOPIC_FILTER_INVALID : SUBACK_FAILURE);
       continue;
     }
@@ -31,6 +34,7 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
       continue;
     }
     if (!ctx.deps.authorizer.canSubscribe(identity, filter, request.qos)) {
+      if (conn.protocolVersion === 3) throw new BrokerError('NOT_AUTHORIZED', `SUBSCRIBE to "${filter}" not authorized`);
       reasonCodes.push(v5 ? ReasonCode.NOT_AUTHORIZED : SUBACK_FAILURE);
       continue;
     }
