@@ -7,11 +7,17 @@
  * PINGREQ is ever needed.
  *
  * Modes:
- *   throughput  P publishers, S subscribers. QoS 0 publishers write an open
- *               loop of pre-encoded frames as fast as the broker reads them
- *               (TCP back-pressure is the only brake); QoS 1 publishers keep a
- *               bounded window of unacknowledged PUBLISHes (--window). The
- *               subscribers count deliveries, and ack them at QoS 1.
+ *   throughput  P publishers, S subscribers. QoS 0 publishers write batches
+ *               of pre-encoded frames as fast as the broker reads them, but
+ *               pause while more than a cap of deliveries is outstanding
+ *               (--max-backlog floor, two batches per publisher, or
+ *               --backlog-ms of the recent delivery rate, whichever is
+ *               largest), so loopback socket buffers do not fill with
+ *               minutes of backlog. QoS 1 publishers keep a bounded window of
+ *               unacknowledged PUBLISHes (--window). The subscribers count
+ *               deliveries, and ack them at QoS 1. When a loop turn moves
+ *               little data the generator naps --coalesce-us so its reads
+ *               and writes stay large (fewer syscalls per message).
  *   latency     Like throughput, but publishes are paced at --rate msgs/s in
  *               total (a timerfd tick) and each 64-byte payload carries the
  *               CLOCK_MONOTONIC send time; subscribers record end-to-end
@@ -23,7 +29,7 @@
  * publish for --warmup seconds (not counted), then --duration seconds
  * (counted: sent, delivered, generator CPU via getrusage, broker CPU via
  * /proc/<pid>/stat if --broker-pid is given), then stop publishing and drain
- * until nothing has arrived for 0.5 s (max 3 s) to count losses.
+ * until nothing has arrived for 0.5 s (max 5 s) to count losses.
  *
  * Output: one JSON object on stdout. On failure: {"ok":false,"error":"..."}
  * and exit status 1.
