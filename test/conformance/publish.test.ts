@@ -82,6 +82,28 @@ describe('PUBLISH: delivery and payload integrity', () => {
     }
   });
 
+  test('a topic name of 65535 bytes, the longest an MQTT string can be, is routed [MQTT-4.7.3-3] [MQTT-1.5.3]', async (t) => {
+    const fx = brokerFor(t);
+    const topic = `${'l'.repeat(1000)}/${'é'.repeat(32266)}`; // 1000 + 1 + 2 x 32266 = 65533 bytes
+    const longest = `${topic}zz`;
+    assert.equal(Buffer.byteLength(longest), 65535);
+    const sub = await subscriber(fx, `${'l'.repeat(1000)}/#`, 1);
+    const exact = await subscriber(fx, longest, 1);
+    const pub = await connected(fx);
+    await pub.publish(longest, 'long', 1);
+    for (const c of [sub, exact]) assert.equal((await c.nextPublish()).topic, longest);
+  });
+
+  test('a leading U+FEFF in a topic is part of the topic, not skipped [MQTT-1.5.3-3]', async (t) => {
+    const fx = brokerFor(t);
+    const plain = await subscriber(fx, 'bom', 1);
+    const withBom = await subscriber(fx, '\uFEFFbom', 1);
+    const pub = await connected(fx);
+    await pub.publish('\uFEFFbom', 'x', 1);
+    assert.equal((await withBom.nextPublish()).topic, '\uFEFFbom');
+    await assertNothingDelivered(plain);
+  });
+
   test('topics are case sensitive: "Accounts" does not match "accounts" [MQTT-4.7.3-4]', async (t) => {
     const fx = brokerFor(t);
     const sub = await subscriber(fx, 'accounts', 0);
@@ -101,6 +123,23 @@ describe('PUBLISH: invalid topic names close the connection', () => {
       pub.send({ type: PacketType.PUBLISH, topic, payload: Buffer.from('bad'), qos: 1, packetId: 1, retain: false, dup: false });
       await pub.closedWithin();
       assert.equal(pub.received.filter((p) => p.type === PacketType.PUBACK).length, 0, 'no PUBACK for a refused PUBLISH');
+      await assertNothingDelivered(sub);
+    });
+  }
+
+  const badUtf8: [name: string, topicBytes: number[]][] = [
+    ['an encoded UTF-16 surrogate (ED A0 80) [MQTT-1.5.3-1]', [0x61, 0xed, 0xa0, 0x80]],
+    ['an overlong encoding (C0 AF) [MQTT-1.5.3-1]', [0x61, 0xc0, 0xaf]],
+    ['U+0000 [MQTT-1.5.3-2] [MQTT-4.7.3-2]', [0x61, 0x00, 0x62]],
+  ];
+  for (const [name, topicBytes] of badUtf8) {
+    test(`a PUBLISH topic with ${name} closes the connection and is not delivered`, async (t) => {
+      const fx = brokerFor(t);
+      const sub = await subscriber(fx, '#', 0);
+      const pub = await connected(fx);
+      const payload = [0x78];
+      pub.sendRaw([0x30, 2 + topicBytes.length + payload.length, 0x00, topicBytes.length, ...topicBytes, ...payload]);
+      await pub.closedWithin();
       await assertNothingDelivered(sub);
     });
   }

@@ -164,6 +164,40 @@ describe('QoS 2 flow', () => {
     assert.deepEqual((await nextPublishes(sub, 2)).map(text), ['first', 'second']);
   });
 
+  test('a persistent session remembers an unreleased incoming QoS 2 id: the re-sent PUBLISH after reconnecting is not delivered again [MQTT-4.3.3-2] [MQTT-4.1.0-1]', async (t) => {
+    const fx = brokerFor(t);
+    const sub = await subscriber(fx, 'q2/session', 2);
+    const first = await connected(fx, {}, { clientId: 'q2-sender', cleanStart: false });
+    const publish: PublishPacket = { type: PacketType.PUBLISH, topic: 'q2/session', payload: Buffer.from('once'), qos: 2, packetId: 5, retain: false, dup: false };
+    first.send(publish);
+    await first.next(isAck(PacketType.PUBREC, 5));
+    first.destroy();
+    await first.closedWithin();
+    const again = fx.client();
+    assert.equal((await again.connect({ clientId: 'q2-sender', cleanStart: false })).sessionPresent, true);
+    again.send({ ...publish, dup: true });
+    await again.next(isAck(PacketType.PUBREC, 5));
+    again.send(ack(PacketType.PUBREL, 5));
+    await again.next(isAck(PacketType.PUBCOMP, 5));
+    assert.equal(text(await sub.nextPublish()), 'once');
+    await assertNothingDelivered(sub, 'delivered twice across the reconnect');
+  });
+
+  test('unsubscribing does not abandon a QoS 2 delivery already in flight: PUBREC still gets PUBREL [MQTT-3.10.4-3]', async (t) => {
+    const fx = brokerFor(t);
+    const sub = await connected(fx, { autoAck: false });
+    await sub.subscribe('q2/unsub', 2);
+    const pub = await connected(fx);
+    await pub.publish('q2/unsub', 'in flight', 2);
+    const got = await sub.nextPublish();
+    await sub.unsubscribe('q2/unsub');
+    sub.send(ack(PacketType.PUBREC, got.packetId as number));
+    const pubrel = await sub.nextOfType<AckPacket>(PacketType.PUBREL);
+    assert.equal(pubrel.packetId, got.packetId);
+    sub.send(ack(PacketType.PUBCOMP, got.packetId as number));
+    await assertNothingDelivered(sub);
+  });
+
   test('PUBREL for a packet id the broker does not hold still gets PUBCOMP (3.1.1: code 0)', async (t) => {
     const fx = brokerFor(t);
     const pub = await connected(fx);

@@ -137,6 +137,27 @@ describe('SUBSCRIBE and SUBACK', () => {
   });
 });
 
+describe('Malformed SUBSCRIBE / UNSUBSCRIBE close the connection', () => {
+  const cases: [name: string, bytes: number[]][] = [
+    // 0x82 len id=1 filter "a" QoS 3
+    ['SUBSCRIBE requesting QoS 3 [MQTT-3.8.3-4]', [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0x61, 0x03]],
+    ['SUBSCRIBE with reserved option bits set (3.1.1) [MQTT-3.8.3-4]', [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0x61, 0x41]],
+    ['SUBSCRIBE with fixed header flags 0000 [MQTT-3.8.1-1]', [0x80, 0x06, 0x00, 0x01, 0x00, 0x01, 0x61, 0x00]],
+    ['SUBSCRIBE without any topic filter [MQTT-3.8.3-3]', [0x82, 0x02, 0x00, 0x01]],
+    ['UNSUBSCRIBE with fixed header flags 0000 [MQTT-3.10.1-1]', [0xa0, 0x05, 0x00, 0x01, 0x00, 0x01, 0x61]],
+    ['UNSUBSCRIBE without any topic filter [MQTT-3.10.3-2]', [0xa2, 0x02, 0x00, 0x01]],
+  ];
+  for (const [name, bytes] of cases) {
+    test(name, async (t) => {
+      const fx = brokerFor(t);
+      const c = await connected(fx);
+      c.sendRaw(bytes);
+      await c.closedWithin();
+      assert.equal(c.received.filter((p) => p.type === PacketType.SUBACK || p.type === PacketType.UNSUBACK).length, 0);
+    });
+  }
+});
+
 describe('UNSUBSCRIBE and UNSUBACK', () => {
   test('UNSUBACK carries the packet id of the UNSUBSCRIBE; no more deliveries afterwards [MQTT-3.10.4-2] [MQTT-3.10.4-4] [MQTT-3.10.4-5]', async (t) => {
     const fx = brokerFor(t);
@@ -209,6 +230,19 @@ describe('v5 subscription options', () => {
     assert.equal(text(await c.nextPublish()), 'theirs');
   });
 
+  test('No Local applies per subscription: an overlapping subscription without it still delivers one copy', async (t) => {
+    const fx = brokerFor(t);
+    const c = await connected(fx, { version: 5 });
+    await c.subscribe([
+      { topicFilter: 'nl2/#', qos: 1, noLocal: true },
+      { topicFilter: 'nl2/x', qos: 0, noLocal: false },
+    ]);
+    await c.publish('nl2/x', 'mine', 1);
+    const got = await c.nextPublish();
+    assert.deepEqual([text(got), got.qos], ['mine', 0], 'only the subscription without No Local matches');
+    await assertNothingDelivered(c);
+  });
+
   test('without No Local a v5 client receives its own messages', async (t) => {
     const fx = brokerFor(t);
     const c = await connected(fx, { version: 5 });
@@ -230,6 +264,14 @@ describe('v5 subscription options', () => {
     assert.deepEqual([r1?.retain, r2?.retain], [true, false]);
     const [p1, p2] = await nextPublishes(plain, 2);
     assert.deepEqual([p1?.retain, p2?.retain], [false, false]);
+  });
+
+  test('retained messages sent on SUBSCRIBE have RETAIN 1 even with Retain As Published 0 (5.0 section 3.3.1.3)', async (t) => {
+    const fx = brokerFor(t);
+    fx.broker.publish({ topic: 'rap/r', payload: 'kept', qos: 1, retain: true });
+    const c = await connected(fx, { version: 5 });
+    await c.subscribe([{ topicFilter: 'rap/r', qos: 1, retainAsPublished: false }]);
+    assert.equal((await c.nextPublish()).retain, true);
   });
 
   test('Retain Handling 0 sends retained messages on every SUBSCRIBE [MQTT-3.3.1-9] (5.0)', async (t) => {
