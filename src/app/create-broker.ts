@@ -14,6 +14,7 @@ import type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionSt
 import type { BrokerStats } from '../core/stats.js';
 import { listenTcp } from '../transports/tcp.js';
 import { silentLogger } from './logger.js';
+import { packageVersion } from './version.js';
 
 export interface CreateBrokerOptions extends Partial<BrokerSettings> {
   logger?: Logger;
@@ -31,6 +32,7 @@ export class CulexBroker {
   constructor(options: CreateBrokerOptions = {}) {
     const { logger, clock, sessions, retained, authenticator, authorizer, ...settings } = options;
     this.#broker = new Broker({
+      version: packageVersion(),
       ...settings,
       deps: {
         logger: logger ?? silentLogger(),

@@ -1,9 +1,10 @@
 // `culex`: starts a broker. Flags override the config file, which overrides defaults.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createBroker } from '../app/create-broker.js';
 import { settingsFromConfig } from '../app/settings-from-config.js';
+import { packageVersion } from '../app/version.js';
 import { ConfigError, checkValue, loadConfigFile, resolveConfig } from '../config/load.js';
 import { CONFIG_KEYS, type CulexConfig } from '../config/schema.js';
 
@@ -17,11 +18,6 @@ const USAGE = `usage: culex [options]
   --version         print the version
   --help            this text
 `;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function fail(message: string): never {
   process.stderr.write(`culex: ${message}\n`);

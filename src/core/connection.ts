@@ -81,7 +81,10 @@ export class Connection {
     const limit = this.#ctx.settings.connectTimeout * 1000;
     // [MQTT-3.1.4-?] a socket that never sends CONNECT must not hold resources forever
     this.#connectTimer = this.#ctx.deps.clock.setTimeout(() => {
-      if (this.state === 'new') this.close('connect_timeout', { sendWill: false, detail: `no CONNECT within ${limit} ms` });
+      // covers a client that never sends CONNECT and an authenticator that never answers
+      if (this.state === 'new' || this.state === 'authenticating') {
+        this.close('connect_timeout', { sendWill: false, detail: `not connected within ${limit} ms (state ${this.state})` });
+      }
     }, limit);
   }
 
@@ -115,7 +118,12 @@ export class Connection {
     this.#pending = [];
     this.#ctx.stats.bytesSent += this.#pendingBytes;
     this.#pendingBytes = 0;
-    this.#stream.write(out);
+    const accepted = this.#stream.write(out);
+    // queued QoS 1/2 may have waited for these bytes to leave; without backpressure the
+    // stream will not emit 'drain', so resume here
+    if (accepted && this.state === 'connected' && this.client !== undefined && this.client.state.queue.length > 0) {
+      drainQueue(this.#ctx, this.client);
+    }
   }
 
   /** Bytes queued here and in the stream that the client has not taken yet. */
@@ -139,6 +147,8 @@ export class Connection {
             disconnectCode: ReasonCode.QUOTA_EXCEEDED,
             detail: `outbound buffer over ${this.#ctx.settings.maxOutboundBytes} bytes for ${ms} ms`,
           });
+        } else if (this.state === 'connected' && this.client !== undefined) {
+          drainQueue(this.#ctx, this.client);
         }
       }, ms);
     }
@@ -249,13 +259,17 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    this.#ctx.stats.bytesReceived += chunk.length;
-    this.#lastActivity = this.#ctx.deps.clock.now();
+    const stats = this.#ctx.stats;
+    stats.bytesReceived += chunk.length;
+    const packetsBefore = stats.packetsReceived;
     try {
       this.#parser.push(chunk);
     } catch (err) {
       this.fail(err);
     }
+    // keepalive counts Control Packets, not bytes [MQTT-3.1.2-24]: a client dribbling a
+    // packet that never completes must still time out. (One clock read per chunk, not per packet.)
+    if (stats.packetsReceived !== packetsBefore) this.#lastActivity = this.#ctx.deps.clock.now();
   }
 
   #onPacket(packet: Packet): void {

@@ -26,7 +26,7 @@ export interface BrokerSettings {
   sysInterval: number;
   /** Retained messages kept at most; a new topic beyond this is not retained (max_retained_messages). */
   maxRetainedMessages: number;
-  /** Reported in $SYS/broker/version. */
+  /** Reported in $SYS/broker/version as "culex <version>". */
   version: string;
 }
 
@@ -42,7 +42,7 @@ export const DEFAULT_SETTINGS: Readonly<BrokerSettings> = Object.freeze({
   autoIdPrefix: 'auto-',
   sysInterval: 10,
   maxRetainedMessages: 100_000,
-  version: 'culex',
+  version: 'unknown',
 });
 
 export interface BrokerDeps {

@@ -357,7 +357,7 @@ describe('CONNECT: authentication', () => {
     });
   });
 
-  test('async authenticator: a refusal gets CONNACK 5 only; packets held meanwhile are never processed', () => {
+  test('[MQTT-3.1.4-5] async authenticator: a refusal gets CONNACK 5 only; packets sent after the CONNECT are never processed', () => {
     const auth = new GatedAuthenticator();
     return withBroker({ authenticator: auth }, async (fx) => {
       const watcher = fx.client();

@@ -4,7 +4,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { PacketType, type DisconnectPacket, type ProtocolVersion } from '../../src/protocol/types.js';
+import type { Authenticator } from '../../src/core/ports.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { rawConnect, uniqueId, withBroker } from './lifecycle-support.js';
 
 describe('keep alive', () => {
@@ -96,6 +98,26 @@ describe('keep alive', () => {
     });
   });
 
+  test('[MQTT-3.1.2-24] a partial packet is not a Control Packet: dribbling bytes does not keep the connection alive', () => {
+    const clock = new FakeClock();
+    return withBroker({ clock }, async (fx, closes) => {
+      const id = uniqueId('dribble');
+      const c = fx.client();
+      await c.connect({ clientId: id, keepAlive: 10 });
+      // the first bytes of a PUBLISH whose body never completes, one every 5 s
+      for (const byte of [0x30, 0x0a]) {
+        clock.advance(5_000);
+        const before = fx.broker.stats.bytesReceived;
+        c.sendRaw([byte]);
+        await waitFor(() => fx.broker.stats.bytesReceived > before, { message: 'the byte to arrive' });
+      }
+      clock.advance(5_000);
+      // 15 s (1.5 x keepalive) without a complete Control Packet
+      assert.deepEqual(closes.reasonsFor(id), ['keepalive_timeout']);
+      await c.closedWithin();
+    });
+  });
+
   test('[MQTT-3.12.4-1] every PINGREQ gets a PINGRESP', () =>
     withBroker({}, async (fx) => {
       const c = fx.client();
@@ -179,6 +201,20 @@ describe('CONNECT timeout', () => {
       c.sendRaw(rawConnect().subarray(0, 6));
       clock.advance(5_000);
       assert.deepEqual(closes.events.map((e) => e.reason), ['connect_timeout']);
+      await c.closedWithin();
+    });
+  });
+
+  test('a connection whose CONNECT the (async) authenticator never answers is closed after connect_timeout', () => {
+    const clock = new FakeClock();
+    const authenticator: Authenticator = { authenticate: () => new Promise<never>(() => undefined) };
+    return withBroker({ clock, connectTimeout: 5, authenticator }, async (fx, closes) => {
+      const c = fx.client();
+      const id = uniqueId('hung');
+      c.sendRaw(rawConnect({ clientId: id, keepAlive: 10 }));
+      await waitFor(() => fx.broker.stats.packetsReceived > 0, { message: 'the CONNECT to arrive' });
+      clock.advance(5_000);
+      assert.deepEqual(closes.reasonsFor(id), ['connect_timeout']);
       await c.closedWithin();
     });
   });

@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketType, type AckPacket, type PublishPacket, type QoS } from '../../src/protocol/types.js';
+import type { Authenticator } from '../../src/core/ports.js';
 import type { BrokerFixture } from '../helpers/broker-fixture.js';
 import type { TestClient, TestClientOptions } from '../helpers/mqtt-test-client.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -288,6 +289,69 @@ describe('message redelivery on reconnect', () => {
       await third.client.barrier();
       assert.deepEqual(publishes(third.client.received), []);
     }));
+});
+
+describe('session state held by the server', () => {
+  test('[MQTT-4.3.3-2] [MQTT-4.1.0-1] an incoming QoS 2 message re-sent after a reconnect (before PUBREL) is not delivered twice', () =>
+    withBroker({}, async (fx, closes) => {
+      const watcher = fx.client();
+      await watcher.connect();
+      await watcher.subscribe('in2/t', 2);
+      const id = uniqueId('in2');
+      const first = await persistent(fx, id);
+      const publish: PublishPacket = { type: PacketType.PUBLISH, topic: 'in2/t', payload: Buffer.from('once'), qos: 2, retain: false, dup: false, packetId: 42 };
+      first.client.send(publish);
+      await first.client.next((p) => p.type === PacketType.PUBREC && p.packetId === 42);
+      await drop(first.client, closes, id);
+
+      const second = await persistent(fx, id);
+      assert.equal(second.sessionPresent, true);
+      second.client.send({ ...publish, dup: true });
+      await second.client.next((p) => p.type === PacketType.PUBREC && p.packetId === 42);
+      second.client.send({ type: PacketType.PUBREL, packetId: 42, reasonCode: 0 });
+      await second.client.next((p) => p.type === PacketType.PUBCOMP && p.packetId === 42);
+      await receivedPublishes(watcher, 1);
+      await watcher.barrier();
+      assert.deepEqual(payloads(watcher.received), ['once']);
+    }));
+
+  test('[MQTT-4.4.0-1] a session taken over while messages are in flight resends them, with DUP 1, on the new connection', () =>
+    withBroker({}, async (fx) => {
+      const id = uniqueId('takeover');
+      const first = await persistent(fx, id, { autoAck: false });
+      await first.client.subscribe('tk/t', 1);
+      await publishAll(fx, 'tk/t', [['x', 1], ['y', 1]]);
+      const original = await receivedPublishes(first.client, 2);
+      const second = await persistent(fx, id, { autoAck: false });
+      assert.equal(second.sessionPresent, true);
+      await first.client.closedWithin();
+      const resent = await receivedPublishes(second.client, 2);
+      assert.deepEqual(payloads(resent), ['x', 'y']);
+      assert.deepEqual(resent.map((p) => p.dup), [true, true]);
+      assert.deepEqual(resent.map((p) => p.packetId), original.map((p) => p.packetId));
+    }));
+
+  test('[MQTT-3.2.2-4] a refused CONNECT leaves the stored session alone; the next accepted one finds it', () => {
+    let refuse = false;
+    const authenticator: Authenticator = { authenticate: () => (refuse ? { ok: false, returnCode: 5 } : { ok: true }) };
+    return withBroker({ authenticator }, async (fx, closes) => {
+      const id = uniqueId('kept');
+      const first = await persistent(fx, id);
+      await first.client.subscribe('kept/t', 1);
+      await leave(first.client, closes, id);
+      await publishAll(fx, 'kept/t', [['waiting', 1]]);
+      refuse = true;
+      const refused = fx.client();
+      const connack = await refused.connect({ clientId: id, cleanStart: false });
+      assert.equal(connack.reasonCode, 5);
+      assert.equal(connack.sessionPresent, false, '[MQTT-3.2.2-4] session present 0 with a non-zero return code');
+      await refused.closedWithin();
+      refuse = false;
+      const back = await persistent(fx, id);
+      assert.equal(back.sessionPresent, true);
+      assert.deepEqual(payloads(await receivedPublishes(back.client, 1)), ['waiting']);
+    });
+  });
 });
 
 describe('packet identifiers', () => {

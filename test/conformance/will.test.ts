@@ -9,7 +9,7 @@ import type { BrokerFixture } from '../helpers/broker-fixture.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import type { TestClient } from '../helpers/mqtt-test-client.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { payloads, publishes, rawConnect, uniqueId, withBroker } from './lifecycle-support.js';
+import { pairedClient, payloads, publishes, rawConnect, uniqueId, withBroker } from './lifecycle-support.js';
 
 function will(topic: string, payload: string, qos: QoS = 0, retain = false): WillMessage {
   return { topic, payload: Buffer.from(payload), qos, retain };
@@ -98,6 +98,26 @@ describe('will: published on an abnormal end', () => {
       assert.equal((await closes.closeOf(id)).reason, 'session_taken_over');
       assert.equal((await w.nextPublish()).payload.toString(), 'taken over');
     }));
+
+  test('the will is published when the server disconnects a slow consumer', () => {
+    const clock = new FakeClock();
+    return withBroker({ clock, maxOutboundBytes: 1024, slowConsumerTimeout: 2 }, async (fx, closes) => {
+      const w = await watcher(fx, 'will/#', 1);
+      const id = uniqueId('slow');
+      const slow = pairedClient(fx.broker, {}, { highWaterMark: 128 });
+      await slow.connect({ clientId: id, will: will('will/slow', 'too slow', 1) });
+      await slow.subscribe('spam/t', 0);
+      slow.stream.pause();
+      const pub = fx.client();
+      await pub.connect();
+      for (let i = 0; i < 20; i++) await pub.publish('spam/t', 's'.repeat(200), 1);
+      clock.advance(2_000);
+      assert.deepEqual(closes.reasonsFor(id), ['slow_consumer']);
+      const msg = await w.nextPublish();
+      assert.equal(msg.topic, 'will/slow');
+      assert.equal(msg.payload.toString(), 'too slow');
+    });
+  });
 });
 
 describe('will: not published after DISCONNECT', () => {

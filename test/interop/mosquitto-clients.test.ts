@@ -15,10 +15,18 @@ describe('mosquitto_pub / mosquitto_sub', () => {
   let subPath = '';
   let stdbufPath = '';
 
+  // a missing tool fails every test with how to get it (never a skip)
+  let missing: Error | undefined;
+
   before(async () => {
-    pubPath = requireTool('mosquitto_pub');
-    subPath = requireTool('mosquitto_sub');
-    stdbufPath = requireTool('stdbuf');
+    try {
+      pubPath = requireTool('mosquitto_pub');
+      subPath = requireTool('mosquitto_sub');
+      stdbufPath = requireTool('stdbuf');
+    } catch (err) {
+      missing = err as Error;
+      return;
+    }
     broker = await startCliBroker({ config: 'sys_interval: 1\n' });
   });
 
@@ -27,7 +35,9 @@ describe('mosquitto_pub / mosquitto_sub', () => {
     await broker?.dispose();
   });
 
+  /** The broker's port; every test goes through here first, so a missing tool fails it. */
   function port(): string {
+    if (missing) throw missing;
     assert.ok(broker, 'broker not started');
     return String(broker.port);
   }
@@ -54,8 +64,8 @@ describe('mosquitto_pub / mosquitto_sub', () => {
     return child.stdoutLines.filter((l) => l.startsWith(topicPrefix));
   }
 
-  async function pub(args: string[]): Promise<void> {
-    const child = await run(pubPath, ['-h', '127.0.0.1', '-p', port(), ...args], 10_000);
+  async function pub(args: string[], input?: string): Promise<void> {
+    const child = await run(pubPath, ['-h', '127.0.0.1', '-p', port(), ...args], 10_000, input);
     assert.equal(child.exit?.code, 0, `mosquitto_pub ${args.join(' ')} failed: ${child.describe()}`);
   }
 
@@ -73,6 +83,33 @@ describe('mosquitto_pub / mosquitto_sub', () => {
       for (const line of delivered) assert.match(line, new RegExp(`q${qos},`), line);
     });
   }
+
+  test('mosquitto_pub -l: 500 lines at QoS 2 arrive complete and in order', async () => {
+    const topic = uniqueTopic('mq/lines');
+    const sub = await subscriber(['-t', topic, '-q', '2', '-C', '500']);
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i}`);
+    await pub(['-t', topic, '-q', '2', '-l'], `${lines.join('\n')}\n`);
+    const exit = await sub.waitExit(10_000, 'mosquitto_sub -C 500 to exit');
+    assert.equal(exit.code, 0, sub.describe());
+    assert.deepEqual(messages(sub, topic), lines.map((l) => `${topic} ${l}`));
+  });
+
+  test('persistent session (mosquitto_sub -c -i ID -q 1): QoS 1 messages sent while it is away are delivered on return', async () => {
+    const topic = uniqueTopic('mq/session');
+    const id = `mqsess-${Math.random().toString(36).slice(2, 10)}`;
+    // -E: subscribe, then disconnect cleanly; -c keeps the session
+    const first = await run(subPath, ['-h', '127.0.0.1', '-p', port(), '-c', '-i', id, '-q', '1', '-t', topic, '-E'], 5000);
+    assert.equal(first.exit?.code, 0, first.describe());
+    for (const n of [1, 2, 3]) await pub(['-t', topic, '-m', `away ${n}`, '-q', '1']);
+    await pub(['-t', topic, '-m', 'qos 0 is not queued', '-q', '0']);
+    const back = await run(subPath, ['-h', '127.0.0.1', '-p', port(), '-c', '-i', id, '-q', '1', '-t', topic, '-C', '3', '-v', '-d'], 5000);
+    assert.equal(back.exit?.code, 0, back.describe());
+    assert.match(back.stdout, /received CONNACK \(0\)/);
+    assert.deepEqual(messages(back, topic), [1, 2, 3].map((n) => `${topic} away ${n}`));
+    // clean up: a clean-session connect with the same id discards the session
+    const clean = await run(subPath, ['-h', '127.0.0.1', '-p', port(), '-i', id, '-t', topic, '-E'], 5000);
+    assert.equal(clean.exit?.code, 0, clean.describe());
+  });
 
   test('a retained message (-r) reaches a later subscriber, flagged retained; an empty -r clears it', async () => {
     const topic = uniqueTopic('mq/retained');

@@ -43,8 +43,13 @@ export class Child {
   spawnError: Error | undefined;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.proc = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    this.proc = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });
+    if (options.input !== undefined) {
+      this.proc.stdin?.on('error', () => undefined);
+      this.proc.stdin?.end(options.input);
+    }
     this.proc.stdout?.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
     this.proc.stderr?.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.exited = new Promise((resolve, reject) => {
@@ -105,8 +110,8 @@ export async function killAllChildren(): Promise<void> {
 }
 
 /** Runs a command to completion within timeoutMs (killed and failed otherwise). */
-export async function run(command: string, args: readonly string[], timeoutMs = 10_000): Promise<Child> {
-  const child = new Child(command, args);
+export async function run(command: string, args: readonly string[], timeoutMs = 10_000, input?: string): Promise<Child> {
+  const child = new Child(command, args, input === undefined ? {} : { input });
   await child.waitExit(timeoutMs, `${command} ${args.join(' ')} to exit`);
   return child;
 }

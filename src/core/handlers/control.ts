@@ -4,7 +4,7 @@ import { PacketType, type DisconnectPacket, type Packet } from '../../protocol/t
 import type { BrokerContext } from '../context.js';
 import type { Connection } from '../connection.js';
 
-/** [MQTT-3.12.4-1] answer every PINGREQ. Keepalive is refreshed by any received byte. */
+/** [MQTT-3.12.4-1] answer every PINGREQ. Keepalive is refreshed by every complete packet. */
 export function handlePingreq(_ctx: BrokerContext, conn: Connection): void {
   conn.send({ type: PacketType.PINGRESP });
 }
