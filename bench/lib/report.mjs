@@ -142,6 +142,8 @@ ${cpuTable(scenarioList, results)}
 ${issues ? `\nProblems and notes:\n\n${issues}\n` : ''}
 ## Caveats
 
+- Run on a quiet machine: anything else running (a test suite, a build) competes with the
+  broker or the generator for the two cores and shows up as broker CPU below 90% (◦).
 - This is a 2-vCPU virtual machine. Latency tails (p99) are dominated by vCPU wake-up
   latency and vary a lot from run to run (see the ± spread); compare p99 only across runs
   with small spreads, and prefer p50 and the throughput rows.

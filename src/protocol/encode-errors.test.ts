@@ -68,8 +68,8 @@ describe('encoder: packet rules', () => {
 });
 
 describe('encoder: 5.0 properties', () => {
-  rejects('property not allowed on the packet type', { type: 4, packetId: 1, reasonCode: 0, properties: { topicAlias: 1 } }, 5, 'PROTOCOL_ERROR');
-  rejects('will-only property on CONNECT', conn({ protocolVersion: 5, properties: { willDelayInterval: 1 } }), 5, 'PROTOCOL_ERROR');
+  rejects('property not allowed on the packet type', { type: 4, packetId: 1, reasonCode: 0, properties: { topicAlias: 1 } }, 5, 'MALFORMED_PACKET');
+  rejects('will-only property on CONNECT', conn({ protocolVersion: 5, properties: { willDelayInterval: 1 } }), 5, 'MALFORMED_PACKET');
   rejects('two Subscription Identifiers on SUBSCRIBE', {
     type: 8, packetId: 1, properties: { subscriptionIdentifiers: [1, 2] },
     subscriptions: [{ topicFilter: 'a', qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }],

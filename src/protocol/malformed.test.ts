@@ -112,7 +112,7 @@ describe('CONNECT (3.1)', () => {
   });
 
   it('later CONNECT errors carry the level too, so the CONNACK can be answered in kind', () => {
-    const err = expectProtocolError(() => decodePacket(connect5(0x24, 1), 5), P);
+    const err = expectProtocolError(() => decodePacket(connect5(0x24, 1), 5), M);
     assert.equal(err.protocolLevel, 5);
     assert.equal(expectProtocolError(() => decodePacket(connect4(0x03), 4), M).protocolLevel, 4);
   });
@@ -172,10 +172,10 @@ describe('5.0 properties (2.2.2)', () => {
   run([
     ['unknown property identifier', 5, puback5(0x05, 0), M],
     ['identifier 0', 5, puback5(0x00), M],
-    ['property not allowed on the packet type', 5, puback5(0x23, 0, 1), P],
-    ['Will Delay Interval among CONNECT properties', 5, connect5(0x18, 0, 0, 0, 1), P],
+    ['property not allowed on the packet type', 5, puback5(0x23, 0, 1), M],
+    ['Will Delay Interval among CONNECT properties', 5, connect5(0x18, 0, 0, 0, 1), M],
     ['Session Expiry among will properties', 5,
-      bytes(0x10, 25, 0, 4, 'MQTT', 5, 0x06, 0, 0, 0, 0, 1, 'c', 5, 0x11, 0, 0, 0, 1, 0, 1, 'w', 0, 0), P],
+      bytes(0x10, 25, 0, 4, 'MQTT', 5, 0x06, 0, 0, 0, 0, 1, 'c', 5, 0x11, 0, 0, 0, 1, 0, 1, 'w', 0, 0), M],
     ['Content Type twice', 5, publish5(0x03, 0, 1, 'a', 0x03, 0, 1, 'b'), P],
     ['Reason String twice', 5, puback5(0x1f, 0, 0, 0x1f, 0, 0), P],
     ['two Subscription Identifiers on SUBSCRIBE', 5, bytes(0x82, 11, 0, 1, 4, 0x0b, 1, 0x0b, 2, 0, 1, 'a', 0), P],

@@ -154,7 +154,7 @@ describe('PacketParser on the server side (no protocolVersion given)', () => {
     // CONNECT properties contain Topic Alias, which CONNECT does not allow.
     const err = expectProtocolError(
       () => parser.push(bytes(0x10, 17, 0, 4, 'MQTT', 5, 0x02, 0, 0, 3, 0x23, 0, 1, 0, 1, 'c')),
-      'PROTOCOL_ERROR',
+      'MALFORMED_PACKET',
     );
     assert.equal(err.protocolLevel, 5);
   });

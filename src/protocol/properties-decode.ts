@@ -51,7 +51,8 @@ export function decodeProperties(r: Reader, context: PropertyContext): Propertie
     const allowed = propertyAllowed(id, context);
     if (allowed === 'unknown') throw malformed(`unknown property identifier 0x${id.toString(16)}`);
     if (!allowed) {
-      throw protocolError(`${propertyName(id)} is not allowed in ${contextName(context)} (spec 2.2.2.2)`);
+      // an identifier not valid for the packet type is a Malformed Packet (spec 2.2.2.2)
+      throw malformed(`${propertyName(id)} is not allowed in ${contextName(context)} (spec 2.2.2.2)`);
     }
     switch (id) {
       case PropertyId.PAYLOAD_FORMAT_INDICATOR:

@@ -9,7 +9,8 @@ import { binaryLength, checkInt, utf8Length, writeU16, writeU32 } from './writer
 
 function allow(id: number, context: PropertyContext): void {
   if (propertyAllowed(id, context) !== true) {
-    throw protocolError(`${propertyName(id)} is not allowed in ${contextName(context)} (spec 2.2.2.2)`);
+    // an identifier not valid for the packet type is a Malformed Packet (spec 2.2.2.2)
+      throw malformed(`${propertyName(id)} is not allowed in ${contextName(context)} (spec 2.2.2.2)`);
   }
 }
 

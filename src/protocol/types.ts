@@ -31,7 +31,7 @@ export type UserProperty = readonly [key: string, value: string];
 
 /**
  * MQTT 5.0 properties (section 2.2.2.2). Every packet type uses a subset; the codec
- * rejects a property that is not allowed on the packet it appears in (0x81/0x82).
+ * rejects a property that is not allowed on the packet it appears in as malformed (0x81).
  */
 export interface Properties {
   payloadFormatIndicator?: number; // 0x01 byte
