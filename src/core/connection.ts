@@ -88,10 +88,6 @@ export class Connection {
     }, limit);
   }
 
-  get protocolLevelKnown(): boolean {
-    return this.#parser.protocolVersion !== undefined;
-  }
-
   /** Encodes and queues a control packet for this tick's write. */
   send(packet: Packet): void {
     this.sendBytes(encodePacket(packet, this.protocolVersion));
@@ -212,8 +208,10 @@ export class Connection {
     this.state = 'closed';
     this.#clearTimers();
     if (options.disconnectCode !== undefined && this.protocolVersion === 5 && wasConnected) {
-      this.#pending.push(encodePacket({ type: PacketType.DISCONNECT, reasonCode: options.disconnectCode }, 5));
-      this.#pendingBytes += this.#pending[this.#pending.length - 1]?.length ?? 0;
+      const disconnect = encodePacket({ type: PacketType.DISCONNECT, reasonCode: options.disconnectCode }, 5);
+      this.#pending.push(disconnect);
+      this.#pendingBytes += disconnect.length;
+      this.#ctx.stats.packetsSent++;
     }
     this.flush();
     this.#pending = [];

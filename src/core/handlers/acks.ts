@@ -20,7 +20,7 @@ export function handlePubackOrPubcomp(ctx: BrokerContext, conn: Connection, pack
 }
 
 /** PUBREC: the client has the QoS 2 message; answer PUBREL [MQTT-4.3.3-1]. */
-export function handlePubrec(_ctx: BrokerContext, conn: Connection, packet: Packet): void {
+export function handlePubrec(ctx: BrokerContext, conn: Connection, packet: Packet): void {
   const ack = packet as AckPacket;
   const client = conn.client;
   if (client === undefined) return;
@@ -29,7 +29,7 @@ export function handlePubrec(_ctx: BrokerContext, conn: Connection, packet: Pack
     if (ack.reasonCode >= 0x80) {
       // v5: the client refused the message; the flow ends here (MQTT 5.0 section 4.3.3)
       client.state.inflight.delete(ack.packetId);
-      drainQueue(_ctx, client);
+      drainQueue(ctx, client);
       return;
     }
     entry.stage = 'pubrel';
