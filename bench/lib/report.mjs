@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 // Turns raw loadgen results into the markdown tables printed by the runner and kept in
 // bench/RESULTS.md.
 
@@ -118,6 +119,12 @@ export function machineBlock(m) {
   ].join('\n');
 }
 
+/** bench/ANALYSIS.md, hand-written reading of the numbers, is included when present. */
+function analysis() {
+  const file = new URL('../ANALYSIS.md', import.meta.url);
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n\n` : '';
+}
+
 export function resultsMarkdown({ machine, scenarioList, results, brokerInfo, rawFile }) {
   const issues = problems(scenarioList, results, brokerInfo);
   return `# Benchmark results
@@ -139,7 +146,7 @@ generator has its own core: above ${GEN_BOUND_PCT}% it may be the limit, flagged
 flagged ◦: the broker was not saturated (QoS 1 window, a stall, or machine noise).
 
 ${cpuTable(scenarioList, results)}
-${issues ? `\nProblems and notes:\n\n${issues}\n` : ''}
+${issues ? `\nProblems and notes:\n\n${issues}\n` : ''}${analysis()}
 ## Caveats
 
 - Run on a quiet machine: anything else running (a test suite, a build) competes with the
