@@ -4,8 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createBroker, type CulexBroker } from '../../src/app/create-broker.js';
-import { REPO_ROOT, killAllChildren, requireTool, run, uniqueTopic } from './support.js';
+import { REPO_ROOT, killAllChildren, requireTool, run, startCliBroker, uniqueTopic, type CliBroker } from './support.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(REPO_ROOT, 'test', 'interop', 'paho_client.py');
@@ -31,7 +30,7 @@ interface PahoResult {
 }
 
 describe('paho-mqtt (Python) interoperability', () => {
-  let broker: CulexBroker;
+  let broker: CliBroker | undefined;
   let port = 0;
 
   // a missing python or paho fails every test with how to get it (never a skip)
@@ -48,13 +47,14 @@ describe('paho-mqtt (Python) interoperability', () => {
       missing = err as Error;
       return;
     }
-    broker = createBroker({ sysInterval: 0 });
-    ({ port } = await broker.listen(0, '127.0.0.1'));
+    // the real `culex` process, as the README starts it
+    broker = await startCliBroker();
+    ({ port } = broker);
   });
 
   after(async () => {
     await killAllChildren();
-    await broker?.close();
+    await broker?.dispose();
   });
 
   for (const protocol of ['31', '311', '5'] as const) {
