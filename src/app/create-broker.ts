@@ -10,7 +10,7 @@ import { SystemClock } from '../adapters/system/system-clock.js';
 import { Broker, type PublishOptions } from '../core/broker.js';
 import type { BrokerEventMap } from '../core/events.js';
 import type { BrokerSettings } from '../core/options.js';
-import type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
+import type { AuthMethod, Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
 import type { BrokerStats } from '../core/stats.js';
 import { listenTcp } from '../transports/tcp.js';
 import { silentLogger } from './logger.js';
@@ -23,6 +23,8 @@ export interface CreateBrokerOptions extends Partial<BrokerSettings> {
   retained?: RetainedStore;
   authenticator?: Authenticator;
   authorizer?: Authorizer;
+  /** MQTT 5 enhanced authentication methods (e.g. ScramSha256); a CONNECT naming another gets CONNACK 0x8C. */
+  authMethods?: readonly AuthMethod[];
 }
 
 export class CulexBroker {
@@ -30,7 +32,7 @@ export class CulexBroker {
   readonly #servers: Server[] = [];
 
   constructor(options: CreateBrokerOptions = {}) {
-    const { logger, clock, sessions, retained, authenticator, authorizer, ...settings } = options;
+    const { logger, clock, sessions, retained, authenticator, authorizer, authMethods, ...settings } = options;
     this.#broker = new Broker({
       version: packageVersion(),
       ...settings,
@@ -41,6 +43,7 @@ export class CulexBroker {
         retained: retained ?? new MemoryRetainedStore(),
         authenticator: authenticator ?? new AllowAllAuthenticator(),
         authorizer: authorizer ?? new AllowAllAuthorizer(),
+        authMethods: authMethods ?? [],
       },
     });
   }

@@ -15,6 +15,13 @@ export function settingsFromConfig(config: CulexConfig, version: string): Broker
     autoIdPrefix: config.auto_id_prefix,
     sysInterval: config.sys_interval,
     maxRetainedMessages: config.max_retained_messages,
+    maxTopicAlias: config.max_topic_alias,
+    maxTopicAliasOutbound: config.max_topic_alias_outbound,
+    persistentClientExpiration: config.persistent_client_expiration,
+    maxSessionExpiryInterval: config.max_session_expiry_interval,
+    responseInformationPrefix: config.response_information_prefix,
+    retainAvailable: config.retain_available,
+    maxQos: config.max_qos as 0 | 1 | 2,
     version,
   };
 }

@@ -26,6 +26,13 @@ export const CONFIG_KEYS = {
   auto_id_prefix: { type: 'string', default: 'auto-', doc: 'Prefix of assigned client ids.' },
   sys_interval: { type: 'int', min: 0, max: 86400, default: 10, doc: 'Seconds between $SYS updates; 0 turns $SYS off.' },
   max_retained_messages: { type: 'int', min: 0, max: 100000000, default: 100000, doc: 'Retained messages kept at most; a retained publish to a new topic beyond this is routed but not retained.' },
+  max_topic_alias: { type: 'int', min: 0, max: 65535, default: 10, doc: 'Topic aliases a v5 client may define towards the broker (announced as Topic Alias Maximum).' },
+  max_topic_alias_outbound: { type: 'int', min: 0, max: 65535, default: 10, doc: 'Topic aliases the broker assigns towards a v5 client, up to the Topic Alias Maximum the client announced; 0 = never.' },
+  persistent_client_expiration: { type: 'int', min: 0, max: MAX_U32, default: 0, doc: 'Seconds an offline 3.1/3.1.1 persistent session (clean session 0) is kept; 0 = forever (as mosquitto).' },
+  max_session_expiry_interval: { type: 'int', min: 0, max: MAX_U32, default: 0, doc: 'Largest Session Expiry Interval granted to v5 clients, in seconds (a larger request is lowered and the CONNACK says so); 0 = no cap.' },
+  response_information_prefix: { type: 'string', default: 'responses/', doc: 'v5 clients that set Request Response Information get Response Information "<prefix><client id>/"; empty = not offered.' },
+  retain_available: { type: 'bool', default: true, doc: 'Accept retained messages. When false, a retained PUBLISH is refused (v5: DISCONNECT 0x9A) and CONNACK says Retain Available 0.' },
+  max_qos: { type: 'int', min: 0, max: 2, default: 2, doc: 'Highest QoS accepted from publishers and granted to subscribers (v5: CONNACK Maximum QoS).' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

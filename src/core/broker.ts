@@ -15,6 +15,9 @@ import { DEFAULT_SETTINGS, type BrokerDeps, type BrokerOptions, type BrokerSetti
 import { Router } from './router.js';
 import { createStats, type BrokerStats } from './stats.js';
 import { SysTopics } from './sys-topics.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
+import { setLongTimeout } from './long-timer.js';
+import { NEVER_EXPIRES } from './session-state.js';
 
 /** A message published through the embedding API. */
 export interface PublishOptions {
@@ -44,6 +47,7 @@ export class Broker implements BrokerContext {
   readonly events = new BrokerEvents();
   readonly clients = new Map<string, ClientRef>();
   readonly subscriptions = new TopicTrie<SubscriberEntry>();
+  readonly sharedSubscriptions = new SharedSubscriptions();
 
   readonly #router: Router;
   readonly #dispatch: DispatchTable = createDispatchTable();
@@ -88,7 +92,8 @@ export class Broker implements BrokerContext {
     const invalid = validateTopicName(options.topic);
     if (invalid !== undefined) throw new BrokerApiError('INVALID_TOPIC', `invalid topic "${options.topic}": ${invalid.message}`);
     const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : options.payload;
-    this.publish(createMessage(options.topic, payload, options.qos ?? 0, options.retain ?? false, options.properties, undefined));
+    const message = createMessage(options.topic, payload, options.qos ?? 0, options.retain ?? false, options.properties, undefined, this.#expiresAt(options.properties));
+    this.publish(message);
   }
 
   publish(message: Message): void {
@@ -97,6 +102,17 @@ export class Broker implements BrokerContext {
   }
 
   discardSession(ref: ClientRef): void {
+    ref.expiryTimer?.clear();
+    ref.expiryTimer = undefined;
+    // a delayed will goes out when its session ends, whichever comes first [MQTT-3.1.3-9]
+    const pending = ref.pendingWill;
+    if (pending !== undefined) {
+      pending.timer.clear();
+      ref.pendingWill = undefined;
+      this.publish(pending.message);
+    }
+    // leave its share groups and hand their unfinished deliveries to other members [MQTT-4.8.2-5]
+    this.sharedSubscriptions.sessionEnded(this, ref);
     const clientId = ref.state.clientId;
     for (const filter of ref.state.subscriptions.keys()) this.subscriptions.remove(filter, clientId);
     ref.state.subscriptions.clear();
@@ -124,11 +140,12 @@ export class Broker implements BrokerContext {
     if (wasConnected) {
       this.stats.clientsConnected--;
       const ref = conn.client;
-      if (ref !== undefined && ref.connection === conn) {
-        ref.connection = undefined;
-        if (!ref.state.persistent) this.discardSession(ref);
-      }
-      if (publishWill && conn.will !== undefined) this.#publishWill(conn);
+      const current = ref !== undefined && ref.connection === conn;
+      if (current) ref.connection = undefined;
+      if (publishWill && conn.will !== undefined) this.#publishWill(conn, current ? ref : undefined);
+      // shared-subscription deliveries it had not finished go to members still online
+      if (current) this.sharedSubscriptions.memberOffline(this, ref);
+      if (current) this.#sessionOffline(ref);
       this.events.emit('clientDisconnected', clientInfo(conn), reason);
     }
     this.events.emit('connectionClosed', { remoteAddress: conn.remoteAddress, clientId: conn.clientId, reason, ...(detail ? { detail } : {}) });
@@ -178,27 +195,90 @@ export class Broker implements BrokerContext {
     store.set(message);
   }
 
-  #publishWill(conn: Connection): void {
+  /** Retained messages for a filter; expired ones are removed instead [MQTT-3.3.2-5]. */
+  matchRetained(filter: string, visit: (message: Message) => void): void {
+    const now = this.deps.clock.now();
+    let expired: string[] | undefined;
+    this.deps.retained.match(filter, (message) => {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) (expired ??= []).push(message.topic);
+      else visit(message);
+    });
+    if (expired !== undefined) for (const topic of expired) this.deps.retained.delete(topic);
+  }
+
+  /** Back online: the session no longer expires, and a delayed will is cancelled [MQTT-3.1.3-9]. */
+  resumeSessionTimers(ref: ClientRef): void {
+    ref.expiryTimer?.clear();
+    ref.expiryTimer = undefined;
+    ref.pendingWill?.timer.clear();
+    ref.pendingWill = undefined;
+  }
+
+  /** The connection of a session ended: end the session now, or when it expires. */
+  #sessionOffline(ref: ClientRef): void {
+    const interval = ref.state.expiryInterval;
+    if (interval === 0) {
+      this.discardSession(ref);
+    } else if (interval !== NEVER_EXPIRES) {
+      ref.expiryTimer = setLongTimeout(this.deps.clock, interval * 1000, () => {
+        ref.expiryTimer = undefined;
+        if (ref.connection === undefined) this.discardSession(ref);
+      });
+    }
+  }
+
+  #publishWill(conn: Connection, ref: ClientRef | undefined): void {
     const will = conn.will;
     if (will === undefined) return;
     conn.will = undefined;
     const identity = { clientId: conn.clientId ?? '', username: conn.username, identity: conn.identity };
     if (!this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain)) return;
     let properties: Properties | undefined;
+    const delay = will.properties?.willDelayInterval ?? 0;
     if (will.properties !== undefined) {
       // the Will Delay Interval is for the broker, not the subscribers
       const { willDelayInterval: _delay, ...rest } = will.properties;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    this.publish(createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId));
+    const message = createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId, this.#expiresAt(properties));
+    // delayed only while the session outlives the connection; discardSession sends it early
+    if (delay > 0 && ref !== undefined && ref.state.expiryInterval > 0) {
+      ref.pendingWill?.timer.clear();
+      ref.pendingWill = {
+        message,
+        timer: setLongTimeout(this.deps.clock, delay * 1000, () => {
+          ref.pendingWill = undefined;
+          this.publish(message);
+        }),
+      };
+      return;
+    }
+    this.publish(message);
+  }
+
+  /** Absolute expiry time of a message with a v5 Message Expiry Interval. */
+  #expiresAt(properties: Properties | undefined): number | undefined {
+    const seconds = properties?.messageExpiryInterval;
+    return seconds === undefined ? undefined : this.deps.clock.now() + seconds * 1000;
   }
 
   /** Rebuilds the live index from stored sessions (a durable store may hold some at startup). */
   #restoreSessions(): void {
     for (const state of this.deps.sessions.all()) {
-      const ref: ClientRef = { state, connection: undefined, routeEpoch: 0, routeQos: 0, routeRetain: false, routeSubIds: undefined };
+      const ref: ClientRef = {
+        state,
+        connection: undefined,
+        expiryTimer: undefined,
+        pendingWill: undefined,
+        routeEpoch: 0,
+        routeQos: 0,
+        routeRetain: false,
+        routeSubIds: undefined,
+      };
       this.clients.set(state.clientId, ref);
-      for (const [filter, options] of state.subscriptions) this.subscriptions.add(filter, state.clientId, { client: ref, options });
+      for (const [filter, options] of state.subscriptions) {
+        if (!this.sharedSubscriptions.restore(filter, ref, options)) this.subscriptions.add(filter, state.clientId, { client: ref, options });
+      }
     }
   }
 }

@@ -43,6 +43,17 @@ export class Connection {
   client: ClientRef | undefined;
   will: WillMessage | undefined;
   keepAlive = 0;
+  // What a v5 client told us in CONNECT about itself [MQTT-3.1.2-*]; 3.x clients keep the defaults.
+  /** Outgoing QoS 1/2 the client accepts at once (Receive Maximum). */
+  clientReceiveMaximum = 65535;
+  /** Largest packet the client accepts; 0 = no limit beyond the protocol's. */
+  clientMaximumPacketSize = 0;
+  /** Topic aliases the client accepts from us. */
+  clientTopicAliasMaximum = 0;
+  /** Inbound topic aliases (alias -> topic), at most max_topic_alias entries. */
+  topicAliasesIn: Map<number, string> | undefined;
+  /** Outbound topic aliases we assigned (topic -> alias). */
+  topicAliasesOut: Map<string, number> | undefined;
 
   readonly #ctx: BrokerContext;
   readonly #stream: Duplex;

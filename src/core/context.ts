@@ -2,17 +2,23 @@
 // interface lets handlers stay free of the broker's construction and lifecycle.
 import type { TopicTrie } from '../topic/index.js';
 import type { Message } from './message.js';
+import type { TimerHandle } from './ports.js';
 import type { BrokerDeps, BrokerSettings } from './options.js';
 import type { SessionState, SubscriptionOptions } from './session-state.js';
 import type { BrokerStats } from './stats.js';
 import type { Connection } from './connection.js';
 import type { BrokerEvents } from './events.js';
+import type { SharedSubscriptions } from './shared-subscriptions.js';
 import type { CloseReason } from './errors.js';
 
 /** The broker's live handle on one session: its state and, while online, its connection. */
 export interface ClientRef {
   readonly state: SessionState;
   connection: Connection | undefined;
+  /** Ends an offline session when its expiry interval has passed. */
+  expiryTimer: TimerHandle | undefined;
+  /** A v5 will waiting for its Will Delay Interval [MQTT-3.1.3-9]. */
+  pendingWill: { message: Message; timer: TimerHandle } | undefined;
   // Scratch fields for routing one message (see router.ts): avoid a Map per publish.
   routeEpoch: number;
   routeQos: number;
@@ -32,8 +38,14 @@ export interface BrokerContext {
   readonly events: BrokerEvents;
   readonly clients: Map<string, ClientRef>;
   readonly subscriptions: TopicTrie<SubscriberEntry>;
+  /** `$share/{name}/{filter}` groups and their member sessions (MQTT 5.0 section 4.8.2). */
+  readonly sharedSubscriptions: SharedSubscriptions;
   /** Routes a message to every matching subscriber and updates the retained store. */
   publish(message: Message): void;
+  /** Retained messages matching a filter, skipping (and deleting) expired ones. */
+  matchRetained(filter: string, visit: (message: Message) => void): void;
+  /** A client came back to its session: stop its expiry and cancel a delayed will. */
+  resumeSessionTimers(ref: ClientRef): void;
   /** Drops a session: its subscriptions, queue and store entry. */
   discardSession(ref: ClientRef): void;
   /** Schedules a connection's pending output to be written at the end of this tick. */

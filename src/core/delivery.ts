@@ -1,13 +1,14 @@
 // Getting a message to one session: QoS 0 straight to the socket (or dropped when the
 // client is slow or offline), QoS 1/2 through the inflight window and the bounded queue.
-import { encodePublish } from '../protocol/index.js';
-import { PacketType, type PublishPacket } from '../protocol/types.js';
+import { PacketType } from '../protocol/types.js';
 import type { BrokerContext, ClientRef } from './context.js';
 import type { Connection } from './connection.js';
 import { ownPayload } from './message.js';
-import { allocatePacketId, type Delivery, type OutgoingInflight } from './session-state.js';
+import { encodeDelivery } from './publish-encoding.js';
+import { allocatePacketId, type Delivery } from './session-state.js';
 
 export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Delivery): void {
+  if (expired(ctx, delivery)) return;
   const conn = client.connection;
   if (delivery.qos === 0) {
     // QoS 0 is never queued: not for offline clients (as mosquitto's default), nor behind a slow reader
@@ -15,7 +16,12 @@ export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Deliver
       ctx.stats.publishDropped++;
       return;
     }
-    conn.sendBytes(encodeQos0(delivery, conn));
+    const bytes = encodeDelivery(ctx, conn, delivery, 0, false);
+    if (bytes === undefined) {
+      ctx.stats.publishDropped++;
+      return;
+    }
+    conn.sendBytes(bytes);
     ctx.stats.publishSent++;
     return;
   }
@@ -38,7 +44,9 @@ export function drainQueue(ctx: BrokerContext, client: ClientRef): void {
   if (conn === undefined || conn.state !== 'connected') return;
   const queue = client.state.queue;
   while (queue.length > 0 && hasWindow(ctx, client, conn)) {
-    sendInflight(ctx, client, conn, queue.shift() as Delivery);
+    const delivery = queue.shift() as Delivery;
+    // not yet on its way: an expired message is deleted for this subscriber [MQTT-3.3.2-5]
+    if (!expired(ctx, delivery)) sendInflight(ctx, client, conn, delivery);
   }
 }
 
@@ -51,17 +59,31 @@ export function resumeSession(ctx: BrokerContext, client: ClientRef, conn: Conne
     if (entry.stage === 'pubrel') {
       conn.send({ type: PacketType.PUBREL, packetId: entry.packetId, reasonCode: 0 });
     } else {
-      conn.sendBytes(encodeInflight(entry, conn, true));
-      ctx.stats.publishSent++;
+      // already on its way before the reconnect: completed even if expired since
+      const bytes = encodeDelivery(ctx, conn, entry.delivery, entry.packetId, true);
+      if (bytes !== undefined) {
+        conn.sendBytes(bytes);
+        ctx.stats.publishSent++;
+      }
     }
   }
   drainQueue(ctx, client);
 }
 
 function hasWindow(ctx: BrokerContext, client: ClientRef, conn: Connection): boolean {
+  const inflight = client.state.inflight.size;
   const max = ctx.settings.maxInflightMessages;
-  if (max > 0 && client.state.inflight.size >= max) return false;
+  if (max > 0 && inflight >= max) return false;
+  // never more unacknowledged QoS 1/2 than the client's Receive Maximum [MQTT-3.3.4-7]
+  if (inflight >= conn.clientReceiveMaximum) return false;
   return !conn.isCongested();
+}
+
+function expired(ctx: BrokerContext, delivery: Delivery): boolean {
+  const at = delivery.message.expiresAt;
+  if (at === undefined || ctx.deps.clock.now() < at) return false;
+  ctx.stats.publishExpired++;
+  return true;
 }
 
 function sendInflight(ctx: BrokerContext, client: ClientRef, conn: Connection, delivery: Delivery): void {
@@ -71,49 +93,14 @@ function sendInflight(ctx: BrokerContext, client: ClientRef, conn: Connection, d
     client.state.queue.push(delivery);
     return;
   }
-  ownPayload(delivery.message);
-  const entry: OutgoingInflight = { packetId, delivery, stage: 'publish' };
-  client.state.inflight.set(packetId, entry);
-  conn.sendBytes(encodeInflight(entry, conn, false));
-  ctx.stats.publishSent++;
-}
-
-function encodeQos0(delivery: Delivery, conn: Connection): Buffer {
-  const message = delivery.message;
-  const v5 = conn.protocolVersion === 5;
-  if (delivery.subscriptionIdentifiers !== undefined && v5) {
-    return encodePublish(toPacket(delivery, 0, false, conn), 5);
-  }
-  // the same bytes go to every QoS 0 subscriber of the same protocol family
-  const slot = (v5 ? 2 : 0) + (delivery.retain ? 1 : 0);
-  let bytes = message.qos0Bytes[slot];
+  const bytes = encodeDelivery(ctx, conn, delivery, packetId, false);
   if (bytes === undefined) {
-    bytes = encodePublish(toPacket(delivery, 0, false, conn), conn.protocolVersion);
-    message.qos0Bytes[slot] = bytes;
+    // too large for this client: dropped as if delivered [MQTT-3.1.2-25]
+    ctx.stats.publishDropped++;
+    return;
   }
-  return bytes;
-}
-
-function encodeInflight(entry: OutgoingInflight, conn: Connection, dup: boolean): Buffer {
-  return encodePublish(toPacket(entry.delivery, entry.packetId, dup, conn), conn.protocolVersion);
-}
-
-function toPacket(delivery: Delivery, packetId: number, dup: boolean, conn: Connection): PublishPacket {
-  const message = delivery.message;
-  const packet: PublishPacket = {
-    type: PacketType.PUBLISH,
-    topic: message.topic,
-    payload: message.payload,
-    qos: delivery.qos,
-    retain: delivery.retain,
-    dup,
-  };
-  if (delivery.qos > 0) packet.packetId = packetId;
-  if (conn.protocolVersion === 5) {
-    const ids = delivery.subscriptionIdentifiers;
-    if (message.properties !== undefined || ids !== undefined) {
-      packet.properties = ids === undefined ? message.properties : { ...message.properties, subscriptionIdentifiers: ids };
-    }
-  }
-  return packet;
+  ownPayload(delivery.message);
+  client.state.inflight.set(packetId, { packetId, delivery, stage: 'publish' });
+  conn.sendBytes(bytes);
+  ctx.stats.publishSent++;
 }

@@ -17,6 +17,7 @@ export type CloseReason =
   | 'client_id_rejected'
   | 'not_authorized'
   | 'bad_credentials'
+  | 'bad_authentication_method'
   | 'topic_invalid'
   | 'receive_maximum_exceeded'
   | 'slow_consumer'
@@ -30,6 +31,9 @@ export type BrokerErrorCode =
   | 'RECEIVE_MAXIMUM_EXCEEDED'
   | 'TOPIC_ALIAS_INVALID'
   | 'TOPIC_FILTER_INVALID'
+  | 'QOS_NOT_SUPPORTED'
+  | 'RETAIN_NOT_SUPPORTED'
+  | 'PAYLOAD_FORMAT_INVALID'
   | 'NOT_AUTHORIZED';
 
 const BY_CODE: Record<BrokerErrorCode, { reasonCode: number; closeReason: CloseReason }> = {
@@ -39,6 +43,9 @@ const BY_CODE: Record<BrokerErrorCode, { reasonCode: number; closeReason: CloseR
   RECEIVE_MAXIMUM_EXCEEDED: { reasonCode: ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, closeReason: 'receive_maximum_exceeded' },
   TOPIC_ALIAS_INVALID: { reasonCode: ReasonCode.TOPIC_ALIAS_INVALID, closeReason: 'protocol_error' },
   TOPIC_FILTER_INVALID: { reasonCode: ReasonCode.TOPIC_FILTER_INVALID, closeReason: 'topic_invalid' },
+  QOS_NOT_SUPPORTED: { reasonCode: ReasonCode.QOS_NOT_SUPPORTED, closeReason: 'protocol_error' },
+  RETAIN_NOT_SUPPORTED: { reasonCode: ReasonCode.RETAIN_NOT_SUPPORTED, closeReason: 'protocol_error' },
+  PAYLOAD_FORMAT_INVALID: { reasonCode: ReasonCode.PAYLOAD_FORMAT_INVALID, closeReason: 'protocol_error' },
   NOT_AUTHORIZED: { reasonCode: ReasonCode.NOT_AUTHORIZED, closeReason: 'not_authorized' },
 };
 

@@ -11,6 +11,8 @@ export interface Message {
   readonly properties: Properties | undefined;
   /** Client id of the publisher (for v5 No Local); undefined for broker-made messages. */
   readonly origin: string | undefined;
+  /** Clock time (ms) after which the message is no longer delivered (v5 Message Expiry Interval). */
+  readonly expiresAt: number | undefined;
   /**
    * Encoded QoS 0 PUBLISH bytes shared between subscribers, indexed by
    * (v5 ? 2 : 0) + (retain ? 1 : 0). Filled lazily by the delivery code.
@@ -25,8 +27,9 @@ export function createMessage(
   retain: boolean,
   properties: Properties | undefined,
   origin: string | undefined,
+  expiresAt?: number,
 ): Message {
-  return { topic, payload, qos, retain, properties, origin, qos0Bytes: [undefined, undefined, undefined, undefined] };
+  return { topic, payload, qos, retain, properties, origin, expiresAt, qos0Bytes: [undefined, undefined, undefined, undefined] };
 }
 
 /** A payload view smaller than this share of its backing memory gets its own copy. */

@@ -1,7 +1,7 @@
 // Broker settings as core sees them. config/ maps the mosquitto-style keys of the YAML
 // file (max_inflight_messages, ...) onto these; defaults follow mosquitto where it has
 // the setting, except where mosquitto's default is "unbounded".
-import type { Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
+import type { AuthMethod, Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
 
 export interface BrokerSettings {
   /** Largest packet accepted, in bytes (max_packet_size). */
@@ -26,6 +26,20 @@ export interface BrokerSettings {
   sysInterval: number;
   /** Retained messages kept at most; a new topic beyond this is not retained (max_retained_messages). */
   maxRetainedMessages: number;
+  /** Topic aliases a v5 client may use towards us (max_topic_alias); 0 = none. */
+  maxTopicAlias: number;
+  /** Topic aliases we assign towards a v5 client that allows them (max_topic_alias_outbound). */
+  maxTopicAliasOutbound: number;
+  /** Seconds an offline 3.1/3.1.1 persistent session is kept; 0 = forever (persistent_client_expiration). */
+  persistentClientExpiration: number;
+  /** Largest Session Expiry Interval granted to v5 clients, in seconds (max_session_expiry_interval); 0 = no cap. */
+  maxSessionExpiryInterval: number;
+  /** Prefix of the Response Information offered to v5 clients that ask (response_information_prefix); empty = none. */
+  responseInformationPrefix: string;
+  /** Whether retained messages are accepted (retain_available). */
+  retainAvailable: boolean;
+  /** Highest QoS accepted and granted (max_qos). */
+  maxQos: 0 | 1 | 2;
   /** Reported in $SYS/broker/version as "culex <version>". */
   version: string;
 }
@@ -42,6 +56,13 @@ export const DEFAULT_SETTINGS: Readonly<BrokerSettings> = Object.freeze({
   autoIdPrefix: 'auto-',
   sysInterval: 10,
   maxRetainedMessages: 100_000,
+  maxTopicAlias: 10,
+  maxTopicAliasOutbound: 10,
+  persistentClientExpiration: 0,
+  maxSessionExpiryInterval: 0,
+  responseInformationPrefix: 'responses/',
+  retainAvailable: true,
+  maxQos: 2,
   version: 'unknown',
 });
 
@@ -52,6 +73,8 @@ export interface BrokerDeps {
   retained: RetainedStore;
   authenticator: Authenticator;
   authorizer: Authorizer;
+  /** MQTT 5 enhanced authentication methods, by Authentication Method name; none by default. */
+  authMethods?: readonly AuthMethod[];
 }
 
 export interface BrokerOptions extends Partial<BrokerSettings> {

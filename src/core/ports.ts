@@ -67,6 +67,44 @@ export interface Authenticator {
   authenticate(info: ConnectInfo): AuthResult | Promise<AuthResult>;
 }
 
+/**
+ * An MQTT 5 enhanced authentication method (4.12), chosen by the client through the
+ * CONNECT Authentication Method property. The broker runs one AuthSession per exchange:
+ * one for CONNECT and one for each re-authentication (AUTH 0x19).
+ */
+export interface AuthMethod {
+  /** The Authentication Method string, e.g. "SCRAM-SHA-256" (compared exactly). */
+  readonly name: string;
+  start(ctx: AuthStartContext): AuthSession;
+}
+
+export interface AuthStartContext {
+  clientId: string;
+  /** The CONNECT User Name, if any (a method may require its own identity to match it). */
+  username: string | undefined;
+  remoteAddress: string | undefined;
+  /** True for a re-authentication of a connected client (AUTH 0x19). */
+  reauth: boolean;
+}
+
+export interface AuthSession {
+  /**
+   * Called first with the Authentication Data of the CONNECT (or of the AUTH 0x19), then
+   * with that of each client AUTH 0x18, until it returns success or failure. The buffer is
+   * the session's own copy. Must not throw for bad client input: answer `failure` instead
+   * (a throw or rejection is treated as an internal failure and logged).
+   */
+  step(data: Buffer | undefined): AuthStep | Promise<AuthStep>;
+}
+
+export type AuthStep =
+  /** Send AUTH 0x18 with `data` and wait for the client's next AUTH 0x18. */
+  | { kind: 'continue'; data?: Buffer }
+  /** Authenticated: `data` goes in the CONNACK (or AUTH 0x00); `identity` is what authorization sees. */
+  | { kind: 'success'; data?: Buffer; identity?: string }
+  /** Refused: CONNACK with `reasonCode` (0x86 or 0x87 usually; default 0x87). A failed re-authentication always gets DISCONNECT 0x87. */
+  | { kind: 'failure'; reasonCode?: number };
+
 /** The identity of a connected client, as authorization sees it. */
 export interface ClientIdentity {
   clientId: string;

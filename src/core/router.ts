@@ -1,7 +1,9 @@
 // Routing one message to every matching subscription. Overlapping subscriptions of one
 // client yield one delivery at the highest granted QoS [MQTT-3.3.5-1], carrying every
 // matching subscription identifier (v5). Scratch fields on ClientRef stand in for a
-// per-publish Map, so routing allocates only the list it reuses.
+// per-publish Map, so routing allocates only the list it reuses. Shared subscriptions
+// ($share/...) are routed separately, one member per group (shared-subscriptions.ts): a
+// session that also has a plain matching subscription gets the message both ways.
 import type { TopicTrie } from '../topic/index.js';
 import type { QoS } from '../protocol/types.js';
 import type { BrokerContext, ClientRef, SubscriberEntry } from './context.js';
@@ -33,7 +35,7 @@ export class Router {
       deliver(ctx, client, { message, qos, retain: client.routeRetain, subscriptionIdentifiers: client.routeSubIds });
     }
     matched.length = 0;
-    return count;
+    return count + ctx.sharedSubscriptions.route(ctx, message);
   }
 
   #collect(entry: SubscriberEntry): void {

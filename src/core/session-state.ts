@@ -18,6 +18,8 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   subscriptionIdentifiers: number[] | undefined;
+  /** Set when a shared subscription chose this session: the group's `$share/{name}/{filter}` (see shared-subscriptions.ts). */
+  shareGroup?: string;
 }
 
 export interface OutgoingInflight {
@@ -29,8 +31,6 @@ export interface OutgoingInflight {
 
 export interface SessionState {
   readonly clientId: string;
-  /** False for clean sessions: discarded when the connection ends. */
-  persistent: boolean;
   readonly subscriptions: Map<string, SubscriptionOptions>;
   /** Outgoing QoS 1/2 packets not yet completed, in send order. */
   readonly inflight: Map<number, OutgoingInflight>;
@@ -39,12 +39,21 @@ export interface SessionState {
   /** Incoming QoS 2 packet ids received but not yet released (PUBREL). */
   readonly incomingQos2: Set<number>;
   nextPacketId: number;
+  /**
+   * Seconds the session outlives its connection: 0 ends it with the connection,
+   * 0xFFFFFFFF never expires (v5 Session Expiry Interval; 3.1.1 persistent sessions get
+   * persistent_client_expiration).
+   */
+  expiryInterval: number;
 }
 
-export function createSessionState(clientId: string, persistent: boolean): SessionState {
+/** The v5 value that means "the session does not expire". */
+export const NEVER_EXPIRES = 0xffffffff;
+
+export function createSessionState(clientId: string, expiryInterval: number): SessionState {
   return {
     clientId,
-    persistent,
+    expiryInterval,
     subscriptions: new Map(),
     inflight: new Map(),
     queue: new Deque(),

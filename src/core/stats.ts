@@ -10,6 +10,8 @@ export interface BrokerStats {
   publishSent: number;
   /** Messages not delivered because a queue or buffer was full, or the client was offline at QoS 0. */
   publishDropped: number;
+  /** Messages whose v5 Message Expiry Interval passed before they could be sent. */
+  publishExpired: number;
   bytesReceived: number;
   bytesSent: number;
   connectionsAccepted: number;
@@ -27,6 +29,7 @@ export function createStats(now: number): BrokerStats {
     publishReceived: 0,
     publishSent: 0,
     publishDropped: 0,
+    publishExpired: 0,
     bytesReceived: 0,
     bytesSent: 0,
     connectionsAccepted: 0,

@@ -49,6 +49,7 @@ export class SysTopics {
       ['publish/messages/received', s.publishReceived],
       ['publish/messages/sent', s.publishSent],
       ['publish/messages/dropped', s.publishDropped],
+      ['publish/messages/expired', s.publishExpired],
       ['bytes/received', s.bytesReceived],
       ['bytes/sent', s.bytesSent],
       ['subscriptions/count', ctx.subscriptions.size],

@@ -122,18 +122,19 @@ describe('SUBSCRIBE and SUBACK', () => {
     assert.deepEqual(suback.reasonCodes, [2, ReasonCode.NOT_AUTHORIZED]);
   });
 
-  test('v5: a shared subscription ($share/...) gets 0x9E Shared Subscriptions not supported', async (t) => {
+  test('v5: a shared subscription ($share/...) is granted beside a plain one; each delivers (section 4.8.2)', async (t) => {
     const fx = brokerFor(t);
     const c = await connected(fx, { version: 5 });
     const suback = await c.subscribe([
       { topicFilter: '$share/group/a/b', qos: 1 },
       { topicFilter: 'a/b', qos: 1 },
     ]);
-    assert.deepEqual(suback.reasonCodes, [ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, 1]);
+    assert.deepEqual(suback.reasonCodes, [1, 1]);
     const pub = await connected(fx);
     await pub.publish('a/b', 'x', 1);
     assert.equal((await c.nextPublish()).topic, 'a/b');
-    await assertNothingDelivered(c, 'one copy: the refused shared subscription adds none');
+    assert.equal((await c.nextPublish()).topic, 'a/b');
+    await assertNothingDelivered(c, 'one copy per subscription: the shared one and the plain one');
   });
 });
 

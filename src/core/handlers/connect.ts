@@ -10,7 +10,7 @@ import type { CloseReason } from '../errors.js';
 import { BrokerError } from '../errors.js';
 import type { AuthResult } from '../ports.js';
 import { resumeSession } from '../delivery.js';
-import { createSessionState } from '../session-state.js';
+import { NEVER_EXPIRES, createSessionState } from '../session-state.js';
 import { clientInfo } from './client-info.js';
 
 /** 3.1.1 CONNACK return code -> the matching 5.0 reason code. */
@@ -120,31 +120,37 @@ function accept(
   }
   client = ctx.clients.get(clientId);
 
-  const persistent = connect.protocolVersion === 5
-    ? (connect.properties?.sessionExpiryInterval ?? 0) > 0
-    : !connect.cleanStart;
-  // clean start discards any previous session [MQTT-3.1.2-6]
+  const v5 = connect.protocolVersion === 5;
+  const expiryInterval = sessionExpiry(ctx, connect, connackProps);
+  // clean start discards any previous session [MQTT-3.1.2-4, v5 MQTT-3.1.2-4]
   if (client !== undefined && connect.cleanStart) {
     ctx.discardSession(client);
     client = undefined;
   }
   const sessionPresent = client !== undefined;
   if (client === undefined) {
-    const state = createSessionState(clientId, persistent);
+    const state = createSessionState(clientId, expiryInterval);
     ctx.deps.sessions.set(state);
-    client = { state, connection: undefined, routeEpoch: 0, routeQos: 0, routeRetain: false, routeSubIds: undefined };
+    client = {
+      state,
+      connection: undefined,
+      expiryTimer: undefined,
+      pendingWill: undefined,
+      routeEpoch: 0,
+      routeQos: 0,
+      routeRetain: false,
+      routeSubIds: undefined,
+    };
     ctx.clients.set(clientId, client);
   } else {
-    client.state.persistent = persistent;
+    client.state.expiryInterval = expiryInterval;
+    // back before the session expired or the will delay passed [MQTT-3.1.3-9]
+    ctx.resumeSessionTimers(client);
   }
+  if (v5) readClientLimits(conn, connect.properties);
   bind(ctx, conn, client, connect, keepAlive);
 
-  const v5 = connect.protocolVersion === 5;
-  if (v5) {
-    connackProps.maximumPacketSize = ctx.settings.maxPacketSize;
-    connackProps.sharedSubscriptionAvailable = 0;
-    connackProps.topicAliasMaximum = 0;
-  }
+  if (v5) addCapabilities(ctx, connect, clientId, connackProps);
   // CONNACK is the first packet the server sends [MQTT-3.2.0-1]; session present per [MQTT-3.2.2-1..3]
   conn.send({
     type: PacketType.CONNACK,
@@ -155,6 +161,48 @@ function accept(
   ctx.events.emit('clientConnected', clientInfo(conn), sessionPresent);
   if (sessionPresent) resumeSession(ctx, client, conn);
   return true;
+}
+
+/**
+ * How long the session outlives the connection, in seconds. v5 asks with Session Expiry
+ * Interval (capped by max_session_expiry_interval, and then the CONNACK says so); 3.x
+ * persistent sessions live for persistent_client_expiration (0 = forever).
+ */
+function sessionExpiry(ctx: BrokerContext, connect: ConnectPacket, connackProps: Properties): number {
+  if (connect.protocolVersion !== 5) {
+    if (connect.cleanStart) return 0;
+    const limit = ctx.settings.persistentClientExpiration;
+    return limit === 0 ? NEVER_EXPIRES : limit;
+  }
+  const asked = connect.properties?.sessionExpiryInterval ?? 0;
+  const cap = ctx.settings.maxSessionExpiryInterval;
+  if (cap > 0 && asked > cap) {
+    connackProps.sessionExpiryInterval = cap;
+    return cap;
+  }
+  return asked;
+}
+
+/** A v5 client's own limits: we must respect them when sending [MQTT-3.1.2-24..27]. */
+function readClientLimits(conn: Connection, properties: Properties | undefined): void {
+  if (properties === undefined) return;
+  if (properties.receiveMaximum !== undefined) conn.clientReceiveMaximum = properties.receiveMaximum;
+  if (properties.maximumPacketSize !== undefined) conn.clientMaximumPacketSize = properties.maximumPacketSize;
+  if (properties.topicAliasMaximum !== undefined) conn.clientTopicAliasMaximum = properties.topicAliasMaximum;
+}
+
+/** What this broker offers, in the v5 CONNACK (section 3.2.2.3). */
+function addCapabilities(ctx: BrokerContext, connect: ConnectPacket, clientId: string, props: Properties): void {
+  const s = ctx.settings;
+  props.maximumPacketSize = s.maxPacketSize;
+  if (s.maxInflightMessages > 0) props.receiveMaximum = Math.min(s.maxInflightMessages, 65535);
+  props.topicAliasMaximum = s.maxTopicAlias;
+  if (!s.retainAvailable) props.retainAvailable = 0;
+  if (s.maxQos < 2) props.maximumQoS = s.maxQos;
+  props.sharedSubscriptionAvailable = 1;
+  if (connect.properties?.requestResponseInformation === 1 && s.responseInformationPrefix !== '') {
+    props.responseInformation = `${s.responseInformationPrefix}${clientId}/`;
+  }
 }
 
 function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: ConnectPacket, keepAlive: number): void {

@@ -1,8 +1,11 @@
 // The dispatch table: one handler per packet type a client may send. Types missing
-// here (CONNACK, SUBACK, ..., and AUTH until enhanced authentication) are a protocol error.
+// here (CONNACK, SUBACK, ...) are a protocol error. One table per broker, and with it the
+// broker's EnhancedAuth (the per-connection state of AUTH exchanges).
 import { PacketType } from '../../protocol/types.js';
 import type { DispatchTable, PacketHandler } from '../connection.js';
+import { EnhancedAuth } from '../enhanced-auth.js';
 import { handlePubackOrPubcomp, handlePubrec, handlePubrel } from './acks.js';
+import { handleAuth } from './auth.js';
 import { handleConnect } from './connect.js';
 import { handleDisconnect, handlePingreq } from './control.js';
 import { handlePublish } from './publish.js';
@@ -20,5 +23,7 @@ export function createDispatchTable(): DispatchTable {
   table[PacketType.UNSUBSCRIBE] = handleUnsubscribe;
   table[PacketType.PINGREQ] = handlePingreq;
   table[PacketType.DISCONNECT] = handleDisconnect;
+  const auth = new EnhancedAuth();
+  table[PacketType.AUTH] = (ctx, conn, packet) => handleAuth(auth, ctx, conn, packet);
   return table;
 }

@@ -1,5 +1,6 @@
 // Inbound PUBLISH: topic checks, authorization, QoS 1/2 acknowledgement and routing
 // [MQTT-3.3, MQTT-4.3].
+import { isUtf8 } from 'node:buffer';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import { PacketType, type Packet, type Properties, type PublishPacket } from '../../protocol/types.js';
 import { validateTopicName } from '../../topic/index.js';
@@ -12,11 +13,8 @@ import { clientInfo } from './client-info.js';
 export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Packet): void {
   const publish = packet as PublishPacket;
   ctx.stats.publishReceived++;
-  const topic = publish.topic;
-  if (publish.properties?.topicAlias !== undefined) {
-    // we announce Topic Alias Maximum 0 (aliases arrive with the MQTT 5 issue) [MQTT-3.3.2-9]
-    throw new BrokerError('TOPIC_ALIAS_INVALID', 'topic aliases are not accepted (Topic Alias Maximum is 0)');
-  }
+  const v5 = conn.protocolVersion === 5;
+  const topic = v5 ? resolveTopicAlias(ctx, conn, publish) : publish.topic;
   // [MQTT-3.3.2-1/2] a topic name without wildcards, at least one character
   const invalid = validateTopicName(topic);
   if (invalid !== undefined) throw new BrokerError('TOPIC_NAME_INVALID', `PUBLISH topic "${topic}": ${invalid.message}`);
@@ -24,34 +22,66 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
   const client = conn.client;
   if (client === undefined) throw new BrokerError('PROTOCOL_ERROR', 'PUBLISH before CONNECT');
   const qos = publish.qos;
+  // what the CONNACK announced is binding on the client [MQTT-3.2.2-11/14]
+  if (qos > ctx.settings.maxQos) throw new BrokerError('QOS_NOT_SUPPORTED', `QoS ${qos} above Maximum QoS ${ctx.settings.maxQos}`);
+  if (publish.retain && !ctx.settings.retainAvailable) throw new BrokerError('RETAIN_NOT_SUPPORTED', 'retained messages are not available');
   const allowed = ctx.deps.authorizer.canPublish(
     { clientId: client.state.clientId, username: conn.username, identity: conn.identity },
     topic,
     qos,
     publish.retain,
   );
+  // Payload Format Indicator 1 promises UTF-8 (section 3.3.2.3.2); we check it (v5 0x99)
+  const formatOk = publish.properties?.payloadFormatIndicator !== 1 || isUtf8(publish.payload);
+  if (!formatOk && qos === 0) throw new BrokerError('PAYLOAD_FORMAT_INVALID', 'payload is not UTF-8 but Payload Format Indicator is 1');
 
   if (qos === 2) {
     const incoming = client.state.incomingQos2;
+    const packetId = publish.packetId as number;
     // a re-sent QoS 2 PUBLISH before PUBREL is not delivered again [MQTT-4.3.3-2]
-    if (incoming.has(publish.packetId as number)) {
-      conn.send({ type: PacketType.PUBREC, packetId: publish.packetId as number, reasonCode: 0 });
+    if (incoming.has(packetId)) {
+      conn.send({ type: PacketType.PUBREC, packetId, reasonCode: 0 });
       return;
     }
-    incoming.add(publish.packetId as number);
+    // v5 flow control: no more unreleased QoS 2 than our Receive Maximum [MQTT-3.3.4-9]
+    if (v5 && ctx.settings.maxInflightMessages > 0 && incoming.size >= ctx.settings.maxInflightMessages) {
+      throw new BrokerError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${ctx.settings.maxInflightMessages} QoS 2 messages unreleased`);
+    }
+    if (allowed && formatOk) incoming.add(packetId);
   }
 
-  if (allowed) {
-    const message = createMessage(topic, publish.payload, qos, publish.retain, forwardable(publish.properties), client.state.clientId);
+  if (allowed && formatOk) {
+    const properties = forwardable(publish.properties);
+    const seconds = properties?.messageExpiryInterval;
+    const expiresAt = seconds === undefined ? undefined : ctx.deps.clock.now() + seconds * 1000;
+    const message = createMessage(topic, publish.payload, qos, publish.retain, properties, client.state.clientId, expiresAt);
     ctx.publish(message);
     if (ctx.events.listenerCount('publish') > 0) ctx.events.emit('publish', message, clientInfo(conn));
   }
 
-  if (qos === 1) {
-    conn.send({ type: PacketType.PUBACK, packetId: publish.packetId as number, reasonCode: ackCode(conn, allowed) });
-  } else if (qos === 2) {
-    conn.send({ type: PacketType.PUBREC, packetId: publish.packetId as number, reasonCode: ackCode(conn, allowed) });
+  if (qos > 0) {
+    const code = !formatOk && v5 ? ReasonCode.PAYLOAD_FORMAT_INVALID : ackCode(conn, allowed);
+    conn.send({ type: qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, packetId: publish.packetId as number, reasonCode: code });
   }
+}
+
+/**
+ * v5 Topic Alias [MQTT-3.3.2-7..12]: a PUBLISH with a topic and an alias sets the alias;
+ * one with an empty topic and an alias uses it. Aliases are per connection.
+ */
+function resolveTopicAlias(ctx: BrokerContext, conn: Connection, publish: PublishPacket): string {
+  const alias = publish.properties?.topicAlias;
+  if (alias === undefined) return publish.topic;
+  if (alias === 0 || alias > ctx.settings.maxTopicAlias) {
+    throw new BrokerError('TOPIC_ALIAS_INVALID', `topic alias ${alias} outside 1..${ctx.settings.maxTopicAlias}`);
+  }
+  if (publish.topic !== '') {
+    (conn.topicAliasesIn ??= new Map()).set(alias, publish.topic);
+    return publish.topic;
+  }
+  const topic = conn.topicAliasesIn?.get(alias);
+  if (topic === undefined) throw new BrokerError('PROTOCOL_ERROR', `topic alias ${alias} used before it was set`);
+  return topic;
 }
 
 /** 3.x cannot say "refused" in an ack: it acks and drops, as mosquitto does. v5 says 0x87. */
