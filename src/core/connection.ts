@@ -219,7 +219,7 @@ export class Connection {
     this.state = 'closed';
     this.#clearTimers();
     if (options.disconnectCode !== undefined && this.protocolVersion === 5 && wasConnected) {
-      const disconnect = encodePacket({ type: PacketType.DISCONNECT, reasonCode: options.disconnectCode }, 5);
+      const disconnect = encodeDisconnect(options.disconnectCode);
       this.#pending.push(disconnect);
       this.#pendingBytes += disconnect.length;
       this.#ctx.stats.packetsSent++;
@@ -288,6 +288,11 @@ export class Connection {
       return;
     }
     if (this.state === 'closed') return;
+    if (this.state === 'new' && packet.type !== PacketType.CONNECT && packet.type !== PacketType.AUTH && packet.type !== PacketType.DISCONNECT) {
+      // after CONNECT and before CONNACK (an enhanced-authentication exchange) only AUTH
+      // and DISCONNECT may come [MQTT-3.1.2-30]; the parser already insists on CONNECT first
+      throw new BrokerError('PROTOCOL_ERROR', `packet type ${packet.type} before CONNACK`);
+    }
     if (packet.type === PacketType.CONNECT) {
       const level = this.#parser.protocolVersion;
       if (level !== undefined) this.protocolVersion = level;
@@ -327,5 +332,14 @@ export class Connection {
     this.#keepaliveTimer?.clear();
     this.#slowTimer?.clear();
     this.#connectTimer = this.#keepaliveTimer = this.#slowTimer = undefined;
+  }
+}
+
+/** A server DISCONNECT; a code that DISCONNECT cannot carry becomes 0x80 rather than an exception. */
+function encodeDisconnect(reasonCode: number): Buffer {
+  try {
+    return encodePacket({ type: PacketType.DISCONNECT, reasonCode }, 5);
+  } catch {
+    return encodePacket({ type: PacketType.DISCONNECT, reasonCode: ReasonCode.UNSPECIFIED_ERROR }, 5);
   }
 }

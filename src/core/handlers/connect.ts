@@ -6,6 +6,7 @@ import { PacketType, type ConnectPacket, type Packet, type Properties } from '..
 import { validateTopicName } from '../../topic/index.js';
 import type { BrokerContext, ClientRef } from '../context.js';
 import type { Connection } from '../connection.js';
+import type { EnhancedAuth } from '../enhanced-auth.js';
 import type { CloseReason } from '../errors.js';
 import { BrokerError } from '../errors.js';
 import type { AuthResult } from '../ports.js';
@@ -32,7 +33,7 @@ const REFUSAL_REASON: Record<number, CloseReason> = {
 /** MQTT 3.1 limits client ids to 23 characters (3.1 spec, CONNECT payload). */
 const V31_MAX_CLIENT_ID = 23;
 
-export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Packet): void {
+export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Packet, auth: EnhancedAuth): void {
   const connect = packet as ConnectPacket;
   if (conn.state !== 'new') {
     // a second CONNECT is a protocol violation [MQTT-3.1.0-2]
@@ -67,6 +68,16 @@ export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Pack
 
   conn.clientId = clientId;
   conn.username = connect.username;
+  if (connect.properties?.authenticationMethod !== undefined) {
+    // enhanced authentication [MQTT-4.12]: the AUTH exchange replaces the authenticator;
+    // failures are answered (CONNACK 0x8C/0x86/0x87/0x88) and closed by EnhancedAuth
+    auth.begin(ctx, conn, connect, (r) => {
+      connackProps.authenticationMethod = r.method;
+      if (r.data !== undefined) connackProps.authenticationData = r.data;
+      accept(ctx, conn, connect, clientId, keepAlive, connackProps, { ok: true, identity: r.identity });
+    });
+    return;
+  }
   const result = ctx.deps.authenticator.authenticate({
     clientId,
     username: connect.username,

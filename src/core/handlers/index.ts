@@ -13,7 +13,8 @@ import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
 export function createDispatchTable(): DispatchTable {
   const table: (PacketHandler | undefined)[] = new Array(16).fill(undefined);
-  table[PacketType.CONNECT] = handleConnect;
+  const auth = new EnhancedAuth();
+  table[PacketType.CONNECT] = (ctx, conn, packet) => handleConnect(ctx, conn, packet, auth);
   table[PacketType.PUBLISH] = handlePublish;
   table[PacketType.PUBACK] = handlePubackOrPubcomp;
   table[PacketType.PUBREC] = handlePubrec;
@@ -23,7 +24,6 @@ export function createDispatchTable(): DispatchTable {
   table[PacketType.UNSUBSCRIBE] = handleUnsubscribe;
   table[PacketType.PINGREQ] = handlePingreq;
   table[PacketType.DISCONNECT] = handleDisconnect;
-  const auth = new EnhancedAuth();
   table[PacketType.AUTH] = (ctx, conn, packet) => handleAuth(auth, ctx, conn, packet);
   return table;
 }
