@@ -219,7 +219,7 @@ export class Connection {
     this.state = 'closed';
     this.#clearTimers();
     if (options.disconnectCode !== undefined && this.protocolVersion === 5 && wasConnected) {
-      const disconnect = encodeDisconnect(options.disconnectCode);
+      const disconnect = encodeDisconnect(options.disconnectCode, options.detail, this.clientMaximumPacketSize);
       this.#pending.push(disconnect);
       this.#pendingBytes += disconnect.length;
       this.#ctx.stats.packetsSent++;
@@ -335,11 +335,25 @@ export class Connection {
   }
 }
 
-/** A server DISCONNECT; a code that DISCONNECT cannot carry becomes 0x80 rather than an exception. */
-function encodeDisconnect(reasonCode: number): Buffer {
+/**
+ * A server DISCONNECT, with the reason as a Reason String when it fits the client's
+ * Maximum Packet Size [MQTT-3.14.2-3]. A code DISCONNECT cannot carry becomes 0x80 rather
+ * than an exception.
+ */
+function encodeDisconnect(reasonCode: number, detail: string | undefined, maxPacketSize: number): Buffer {
+  const properties = detail === undefined ? undefined : { reasonString: reasonStringOf(detail) };
+  let bytes: Buffer;
   try {
-    return encodePacket({ type: PacketType.DISCONNECT, reasonCode }, 5);
+    bytes = encodePacket({ type: PacketType.DISCONNECT, reasonCode, ...(properties ? { properties } : {}) }, 5);
   } catch {
     return encodePacket({ type: PacketType.DISCONNECT, reasonCode: ReasonCode.UNSPECIFIED_ERROR }, 5);
   }
+  if (maxPacketSize > 0 && bytes.length > maxPacketSize) return encodePacket({ type: PacketType.DISCONNECT, reasonCode }, 5);
+  return bytes;
+}
+
+/** Reason strings are for humans reading logs: keep them short and free of U+0000. */
+export function reasonStringOf(detail: string): string {
+  const clean = detail.replace(/\u0000/g, '');
+  return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
 }

@@ -5,7 +5,7 @@ import { ConnackReturnCode, ReasonCode } from '../../protocol/reason-codes.js';
 import { PacketType, type ConnectPacket, type Packet, type Properties } from '../../protocol/types.js';
 import { validateTopicName } from '../../topic/index.js';
 import type { BrokerContext, ClientRef } from '../context.js';
-import type { Connection } from '../connection.js';
+import { reasonStringOf, type Connection } from '../connection.js';
 import type { EnhancedAuth } from '../enhanced-auth.js';
 import type { CloseReason } from '../errors.js';
 import { BrokerError } from '../errors.js';
@@ -234,6 +234,8 @@ function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail
     type: PacketType.CONNACK,
     sessionPresent: false,
     reasonCode: v5 ? (V5_REFUSAL[returnCode] ?? ReasonCode.UNSPECIFIED_ERROR) : returnCode,
+    // a v5 refusal says why (Reason String, section 3.2.2.3.7)
+    ...(v5 ? { properties: { reasonString: reasonStringOf(detail) } } : {}),
   });
   conn.close(REFUSAL_REASON[returnCode] ?? 'not_authorized', { sendWill: false, detail });
   ctx.deps.logger.info({ clientId: conn.clientId, remoteAddress: conn.remoteAddress, returnCode, detail }, 'connection refused');
