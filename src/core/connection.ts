@@ -354,6 +354,6 @@ function encodeDisconnect(reasonCode: number, detail: string | undefined, maxPac
 
 /** Reason strings are for humans reading logs: keep them short and free of U+0000. */
 export function reasonStringOf(detail: string): string {
-  const clean = detail.replace(/\u0000/g, '');
+  const clean = detail.split('\u0000').join('');
   return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean;
 }
