@@ -5,7 +5,7 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import type { Properties, QoS } from '../protocol/types.js';
 import { TopicTrie, validateTopicName } from '../topic/index.js';
 import { Connection, type DispatchTable } from './connection.js';
-import type { BrokerContext, ClientRef, SubscriberEntry } from './context.js';
+import { createClientRef, type BrokerContext, type ClientRef, type SubscriberEntry } from './context.js';
 import type { CloseReason } from './errors.js';
 import { BrokerEvents } from './events.js';
 import { createDispatchTable } from './handlers/index.js';
@@ -265,16 +265,7 @@ export class Broker implements BrokerContext {
   /** Rebuilds the live index from stored sessions (a durable store may hold some at startup). */
   #restoreSessions(): void {
     for (const state of this.deps.sessions.all()) {
-      const ref: ClientRef = {
-        state,
-        connection: undefined,
-        expiryTimer: undefined,
-        pendingWill: undefined,
-        routeEpoch: 0,
-        routeQos: 0,
-        routeRetain: false,
-        routeSubIds: undefined,
-      };
+      const ref = createClientRef(state);
       this.clients.set(state.clientId, ref);
       for (const [filter, options] of state.subscriptions) {
         if (!this.sharedSubscriptions.restore(filter, ref, options)) this.subscriptions.add(filter, state.clientId, { client: ref, options });

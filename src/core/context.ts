@@ -26,6 +26,20 @@ export interface ClientRef {
   routeSubIds: number[] | undefined;
 }
 
+/** A ClientRef for a session that has no connection yet. */
+export function createClientRef(state: SessionState): ClientRef {
+  return {
+    state,
+    connection: undefined,
+    expiryTimer: undefined,
+    pendingWill: undefined,
+    routeEpoch: 0,
+    routeQos: 0,
+    routeRetain: false,
+    routeSubIds: undefined,
+  };
+}
+
 export interface SubscriberEntry {
   readonly client: ClientRef;
   readonly options: SubscriptionOptions;

@@ -2,21 +2,12 @@
 // subscriptions that create groups), and restoring stored sessions.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClientRef } from './context.js';
+import { createClientRef, type ClientRef } from './context.js';
 import { createSessionState, type SubscriptionOptions } from './session-state.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 
 function ref(clientId: string): ClientRef {
-  return {
-    state: createSessionState(clientId, 0),
-    connection: undefined,
-    expiryTimer: undefined,
-    pendingWill: undefined,
-    routeEpoch: 0,
-    routeQos: 0,
-    routeRetain: false,
-    routeSubIds: undefined,
-  };
+  return createClientRef(createSessionState(clientId, 0));
 }
 
 const options = (qos: 0 | 1 | 2): SubscriptionOptions => ({

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ConnackReturnCode, ReasonCode } from '../../protocol/reason-codes.js';
 import { PacketType, type ConnectPacket, type Packet, type Properties } from '../../protocol/types.js';
 import { validateTopicName } from '../../topic/index.js';
-import type { BrokerContext, ClientRef } from '../context.js';
+import { createClientRef, type BrokerContext, type ClientRef } from '../context.js';
 import { reasonStringOf, type Connection } from '../connection.js';
 import type { EnhancedAuth } from '../enhanced-auth.js';
 import type { CloseReason } from '../errors.js';
@@ -142,16 +142,7 @@ function accept(
   if (client === undefined) {
     const state = createSessionState(clientId, expiryInterval);
     ctx.deps.sessions.set(state);
-    client = {
-      state,
-      connection: undefined,
-      expiryTimer: undefined,
-      pendingWill: undefined,
-      routeEpoch: 0,
-      routeQos: 0,
-      routeRetain: false,
-      routeSubIds: undefined,
-    };
+    client = createClientRef(state);
     ctx.clients.set(clientId, client);
   } else {
     client.state.expiryInterval = expiryInterval;
