@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with node's built-in runner.
 // Node 20's `node --test` does not expand globs, so the files are listed here.
+// Arguments: folders (searched) or single test files.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 function find(dir, out) {
+  if (!statSync(dir).isDirectory()) {
+    out.push(dir);
+    return out;
+  }
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) find(p, out);

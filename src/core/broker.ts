@@ -109,7 +109,7 @@ export class Broker implements BrokerContext {
     if (pending !== undefined) {
       pending.timer.clear();
       ref.pendingWill = undefined;
-      this.publish(pending.message);
+      this.publish(pending.build());
     }
     // leave its share groups and hand their unfinished deliveries to other members [MQTT-4.8.2-5]
     this.sharedSubscriptions.sessionEnded(this, ref);
@@ -240,20 +240,22 @@ export class Broker implements BrokerContext {
       const { willDelayInterval: _delay, ...rest } = will.properties;
       properties = Object.keys(rest).length > 0 ? rest : undefined;
     }
-    const message = createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId, this.#expiresAt(properties));
+    // built when it is published: its expiry interval starts then (section 3.1.3.2.4)
+    const build = (): Message =>
+      createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId, this.#expiresAt(properties));
     // delayed only while the session outlives the connection; discardSession sends it early
     if (delay > 0 && ref !== undefined && ref.state.expiryInterval > 0) {
       ref.pendingWill?.timer.clear();
       ref.pendingWill = {
-        message,
+        build,
         timer: setLongTimeout(this.deps.clock, delay * 1000, () => {
           ref.pendingWill = undefined;
-          this.publish(message);
+          this.publish(build());
         }),
       };
       return;
     }
-    this.publish(message);
+    this.publish(build());
   }
 
   /** Absolute expiry time of a message with a v5 Message Expiry Interval. */

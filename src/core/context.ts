@@ -18,7 +18,7 @@ export interface ClientRef {
   /** Ends an offline session when its expiry interval has passed. */
   expiryTimer: TimerHandle | undefined;
   /** A v5 will waiting for its Will Delay Interval [MQTT-3.1.3-9]. */
-  pendingWill: { message: Message; timer: TimerHandle } | undefined;
+  pendingWill: { build: () => Message; timer: TimerHandle } | undefined;
   // Scratch fields for routing one message (see router.ts): avoid a Map per publish.
   routeEpoch: number;
   routeQos: number;

@@ -64,6 +64,13 @@ export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Pack
   if (connect.will !== undefined) {
     const invalid = validateTopicName(connect.will.topic);
     if (invalid !== undefined) throw new BrokerError('TOPIC_NAME_INVALID', `will topic: ${invalid.message}`);
+    // a will must respect what this server supports [MQTT-3.2.2-12/13]
+    if (connect.will.qos > ctx.settings.maxQos) {
+      return refuse(ctx, conn, ConnackReturnCode.NOT_AUTHORIZED, `will QoS ${connect.will.qos} above max_qos`, ReasonCode.QOS_NOT_SUPPORTED);
+    }
+    if (connect.will.retain && !ctx.settings.retainAvailable) {
+      return refuse(ctx, conn, ConnackReturnCode.NOT_AUTHORIZED, 'retained will while retain_available is false', ReasonCode.RETAIN_NOT_SUPPORTED);
+    }
   }
 
   conn.clientId = clientId;
@@ -218,13 +225,16 @@ function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: 
   if (ctx.stats.clientsConnected > ctx.stats.clientsMaximum) ctx.stats.clientsMaximum = ctx.stats.clientsConnected;
 }
 
-/** Refuses the connection with a CONNACK return code [MQTT-3.2.2-4/5], then closes it. */
-function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail: string): void {
+/**
+ * Refuses the connection with a CONNACK return code [MQTT-3.2.2-4/5], then closes it.
+ * `v5Code` overrides the 5.0 code derived from the 3.1.1 one.
+ */
+function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail: string, v5Code?: number): void {
   const v5 = conn.protocolVersion === 5;
   conn.send({
     type: PacketType.CONNACK,
     sessionPresent: false,
-    reasonCode: v5 ? (V5_REFUSAL[returnCode] ?? ReasonCode.UNSPECIFIED_ERROR) : returnCode,
+    reasonCode: v5 ? (v5Code ?? V5_REFUSAL[returnCode] ?? ReasonCode.UNSPECIFIED_ERROR) : returnCode,
     // a v5 refusal says why (Reason String, section 3.2.2.3.7)
     ...(v5 ? { properties: { reasonString: reasonStringOf(detail) } } : {}),
   });

@@ -11,7 +11,7 @@ export function handlePingreq(_ctx: BrokerContext, conn: Connection): void {
 }
 
 /** A clean DISCONNECT discards the will [MQTT-3.14.4-3]; v5 reason 0x04 asks for it. */
-export function handleDisconnect(_ctx: BrokerContext, conn: Connection, packet: Packet): void {
+export function handleDisconnect(ctx: BrokerContext, conn: Connection, packet: Packet): void {
   const disconnect = packet as DisconnectPacket;
   const sendWill = conn.protocolVersion === 5 && disconnect.reasonCode === ReasonCode.DISCONNECT_WITH_WILL_MESSAGE;
   const expiry = disconnect.properties?.sessionExpiryInterval;
@@ -21,7 +21,8 @@ export function handleDisconnect(_ctx: BrokerContext, conn: Connection, packet: 
     if (state.expiryInterval === 0 && expiry !== 0) {
       throw new BrokerError('PROTOCOL_ERROR', 'DISCONNECT sets a Session Expiry Interval after CONNECT set 0');
     }
-    state.expiryInterval = expiry;
+    const cap = ctx.settings.maxSessionExpiryInterval;
+    state.expiryInterval = cap > 0 ? Math.min(expiry, cap) : expiry;
   }
   conn.close('client_disconnect', { sendWill });
 }

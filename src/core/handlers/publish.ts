@@ -71,7 +71,11 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
  */
 function resolveTopicAlias(ctx: BrokerContext, conn: Connection, publish: PublishPacket): string {
   const alias = publish.properties?.topicAlias;
-  if (alias === undefined) return publish.topic;
+  if (alias === undefined) {
+    // an empty topic needs an alias to stand for it (section 3.3.2.1)
+    if (publish.topic === '') throw new BrokerError('PROTOCOL_ERROR', 'empty topic name without a topic alias');
+    return publish.topic;
+  }
   if (alias === 0 || alias > ctx.settings.maxTopicAlias) {
     throw new BrokerError('TOPIC_ALIAS_INVALID', `topic alias ${alias} outside 1..${ctx.settings.maxTopicAlias}`);
   }
