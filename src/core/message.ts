@@ -35,15 +35,22 @@ export function createMessage(
 /** A payload view smaller than this share of its backing memory gets its own copy. */
 const PIN_SLACK = 1024;
 
+/** Payloads below this are copied into Node's shared 8 KiB allocation pool. */
+const POOLED = Buffer.poolSize >>> 1;
+
 /**
  * The parser hands out payloads as views into the socket's read chunk (zero copy). A
  * message that is kept (retained, queued, in flight) must not pin a 64 KiB chunk for a
- * few bytes of payload, so it gets an exactly-sized copy the first time it is kept.
+ * few bytes of payload, so it gets its own copy the first time it is kept. Small payloads
+ * go into the shared pool (a slab pins at most 8 KiB, shared with its neighbours): a
+ * dedicated ArrayBuffer per message costs far more garbage-collector time on the QoS 1
+ * hot path. A payload that already owns its memory is left alone.
  */
 export function ownPayload(message: Message): void {
   const payload = message.payload;
-  if (payload.buffer.byteLength <= payload.length + PIN_SLACK) return;
-  const copy = Buffer.allocUnsafeSlow(payload.length);
+  const backing = payload.buffer.byteLength;
+  if (backing <= payload.length + PIN_SLACK || backing === Buffer.poolSize) return;
+  const copy = payload.length < POOLED ? Buffer.allocUnsafe(payload.length) : Buffer.allocUnsafeSlow(payload.length);
   payload.copy(copy);
   message.payload = copy;
 }
