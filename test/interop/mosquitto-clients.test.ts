@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../helpers/wait-for.js';
-import { Child, REPO_ROOT, killAllChildren, requireTool, run, startCliBroker, uniqueTopic, type CliBroker } from './support.js';
+import { Child, REPO_ROOT, killAllChildren, requireTool, run, runMosquittoPub, startCliBroker, startMosquittoSub, uniqueTopic, type CliBroker } from './support.js';
 
 const VERSIONS = ['mqttv31', 'mqttv311', 'mqttv5'] as const;
 type Version = (typeof VERSIONS)[number];
@@ -42,21 +42,9 @@ describe('mosquitto_pub / mosquitto_sub', () => {
     return String(broker.port);
   }
 
-  /**
-   * Starts `mosquitto_sub -d -v` and resolves once its SUBACK arrived (the -d line
-   * "Subscribed (mid: ...)"), so publishing after that cannot race the subscription.
-   */
-  async function subscriber(args: string[]): Promise<Child> {
-    // stdbuf -oL: mosquitto_sub's -d lines go through stdio, fully buffered on a pipe
-    const child = new Child(stdbufPath, ['-oL', subPath, '-h', '127.0.0.1', '-p', port(), '-d', '-v', ...args]);
-    await waitFor(
-      () => {
-        if (child.exit !== undefined) throw new Error(`mosquitto_sub exited early: ${child.describe()}`);
-        return /Subscribed \(mid: \d+\)/.test(child.stdout);
-      },
-      { timeoutMs: 5000, message: () => `mosquitto_sub to subscribe; ${child.describe()}` },
-    );
-    return child;
+  /** `mosquitto_sub -d -v <args>`, resolved once its SUBACK arrived. */
+  function subscriber(args: string[]): Promise<Child> {
+    return startMosquittoSub(stdbufPath, subPath, ['-h', '127.0.0.1', '-p', port(), '-v', ...args]);
   }
 
   /** The `topic payload` lines of a -v subscriber (its -d lines left out). */
@@ -64,9 +52,8 @@ describe('mosquitto_pub / mosquitto_sub', () => {
     return child.stdoutLines.filter((l) => l.startsWith(topicPrefix));
   }
 
-  async function pub(args: string[], input?: string): Promise<void> {
-    const child = await run(pubPath, ['-h', '127.0.0.1', '-p', port(), ...args], 10_000, input);
-    assert.equal(child.exit?.code, 0, `mosquitto_pub ${args.join(' ')} failed: ${child.describe()}`);
+  function pub(args: string[], input?: string): Promise<void> {
+    return runMosquittoPub(pubPath, ['-h', '127.0.0.1', '-p', port(), ...args], input);
   }
 
   for (const qos of [0, 1, 2] as const) {

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/wait-for.js';
-import { Child, killAllChildren, requireTool, run, startCliBroker, uniqueTopic, type CliBroker } from './support.js';
+import { Child, killAllChildren, requireTool, run, runMosquittoPub, startCliBroker, startMosquittoSub, uniqueTopic, type CliBroker } from './support.js';
 
 describe('mosquitto clients, MQTT 5 (-V mqttv5)', () => {
   let broker: CliBroker | undefined;
@@ -41,17 +41,8 @@ describe('mosquitto clients, MQTT 5 (-V mqttv5)', () => {
   }
 
   /** A long-running mosquitto_sub -d, resolved once its SUBACK arrived. */
-  async function subscriber(args: string[]): Promise<Child> {
-    // stdbuf -oL: line-buffered output through the pipe
-    const child = new Child(stdbufPath, ['-oL', subPath, ...base(), '-d', ...args]);
-    await waitFor(
-      () => {
-        if (child.exit !== undefined) throw new Error(`mosquitto_sub exited early: ${child.describe()}`);
-        return /Subscribed \(mid: \d+\)/.test(child.stdout);
-      },
-      { timeoutMs: 5000, message: () => `mosquitto_sub to subscribe; ${child.describe()}` },
-    );
-    return child;
+  function subscriber(args: string[]): Promise<Child> {
+    return startMosquittoSub(stdbufPath, subPath, [...base(), ...args]);
   }
 
   /** Output lines that start with `prefix` (the -d lines left out). */
@@ -59,9 +50,8 @@ describe('mosquitto clients, MQTT 5 (-V mqttv5)', () => {
     return child.stdoutLines.filter((l) => l.startsWith(prefix));
   }
 
-  async function pub(args: string[], input?: string): Promise<void> {
-    const child = await run(pubPath, [...base(), ...args], 10_000, input);
-    assert.equal(child.exit?.code, 0, `mosquitto_pub ${args.join(' ')} failed: ${child.describe()}`);
+  function pub(args: string[], input?: string): Promise<void> {
+    return runMosquittoPub(pubPath, [...base(), ...args], input);
   }
 
   test('shared subscription: two mosquitto_sub on $share/g/<topic> split 10 messages, none lost or duplicated', async () => {

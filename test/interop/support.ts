@@ -205,3 +205,26 @@ export async function startCliBroker(options: { config?: string; extraArgs?: str
 export function uniqueTopic(prefix: string): string {
   return `${prefix}/${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * Starts `mosquitto_sub -d <args>` line-buffered through stdbuf (its -d lines go through
+ * stdio, fully buffered on a pipe) and resolves once its SUBACK arrived ("Subscribed
+ * (mid: ...)"), so publishing after that cannot race the subscription.
+ */
+export async function startMosquittoSub(stdbufPath: string, subPath: string, args: readonly string[]): Promise<Child> {
+  const child = new Child(stdbufPath, ['-oL', subPath, '-d', ...args]);
+  await waitFor(
+    () => {
+      if (child.exit !== undefined) throw new Error(`mosquitto_sub exited early: ${child.describe()}`);
+      return /Subscribed \(mid: \d+\)/.test(child.stdout);
+    },
+    { timeoutMs: 5000, message: () => `mosquitto_sub to subscribe; ${child.describe()}` },
+  );
+  return child;
+}
+
+/** Runs mosquitto_pub to completion; throws unless it exited 0. */
+export async function runMosquittoPub(pubPath: string, args: readonly string[], input?: string): Promise<void> {
+  const child = await run(pubPath, args, 10_000, input);
+  if (child.exit?.code !== 0) throw new Error(`mosquitto_pub ${args.join(' ')} failed: ${child.describe()}`);
+}
