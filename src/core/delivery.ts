@@ -74,7 +74,8 @@ function hasWindow(ctx: BrokerContext, client: ClientRef, conn: Connection): boo
   const inflight = client.state.inflight.size;
   const max = ctx.settings.maxInflightMessages;
   if (max > 0 && inflight >= max) return false;
-  // never more unacknowledged QoS 1/2 than the client's Receive Maximum [MQTT-3.3.4-7]
+  // never more unacknowledged QoS 1/2 than the client's Receive Maximum [MQTT-3.3.4-9];
+  // as that is at most 65535, a free packet id always exists when this says yes
   if (inflight >= conn.clientReceiveMaximum) return false;
   return !conn.isCongested();
 }
@@ -88,11 +89,6 @@ function expired(ctx: BrokerContext, delivery: Delivery): boolean {
 
 function sendInflight(ctx: BrokerContext, client: ClientRef, conn: Connection, delivery: Delivery): void {
   const packetId = allocatePacketId(client.state);
-  if (packetId === 0) {
-    // every id is in flight (only possible with max_inflight_messages 0): keep it queued
-    client.state.queue.push(delivery);
-    return;
-  }
   const bytes = encodeDelivery(ctx, conn, delivery, packetId, false);
   if (bytes === undefined) {
     // too large for this client: dropped as if delivered [MQTT-3.1.2-25]

@@ -5,7 +5,6 @@ import { encodePublish } from '../protocol/index.js';
 import { PacketType, type Properties, type PublishPacket } from '../protocol/types.js';
 import type { BrokerContext } from './context.js';
 import type { Connection } from './connection.js';
-import type { Message } from './message.js';
 import type { Delivery } from './session-state.js';
 
 /**
@@ -18,7 +17,7 @@ export function encodeDelivery(ctx: BrokerContext, conn: Connection, delivery: D
   const own = v5 && (delivery.subscriptionIdentifiers !== undefined || message.expiresAt !== undefined || aliasesOn(ctx, conn));
   let bytes: Buffer;
   if (delivery.qos === 0 && !own) {
-    bytes = sharedQos0(message, delivery.retain, conn);
+    bytes = sharedQos0(delivery, conn);
   } else if (!own) {
     bytes = encodePublish(plainPacket(delivery, packetId, dup, message.topic, v5 ? message.properties : undefined), conn.protocolVersion);
   } else {
@@ -37,12 +36,13 @@ function aliasesOn(ctx: BrokerContext, conn: Connection): boolean {
 }
 
 /** The same bytes go to every QoS 0 subscriber of the same protocol family. */
-function sharedQos0(message: Message, retain: boolean, conn: Connection): Buffer {
+function sharedQos0(delivery: Delivery, conn: Connection): Buffer {
+  const message = delivery.message;
   const v5 = conn.protocolVersion === 5;
-  const slot = (v5 ? 2 : 0) + (retain ? 1 : 0);
+  const slot = (v5 ? 2 : 0) + (delivery.retain ? 1 : 0);
   let bytes = message.qos0Bytes[slot];
   if (bytes === undefined) {
-    bytes = encodePublish(plainPacket({ message, qos: 0, retain, subscriptionIdentifiers: undefined }, 0, false, message.topic, v5 ? message.properties : undefined), conn.protocolVersion);
+    bytes = encodePublish(plainPacket(delivery, 0, false, message.topic, v5 ? message.properties : undefined), conn.protocolVersion);
     message.qos0Bytes[slot] = bytes;
   }
   return bytes;

@@ -62,7 +62,10 @@ export function createSessionState(clientId: string, expiryInterval: number): Se
   };
 }
 
-/** Next free packet id (1..65535) not used by an inflight packet [MQTT-2.3.1-2], or 0 if all are. */
+/**
+ * Next free packet id (1..65535) not used by an inflight packet [MQTT-2.3.1-2]. Callers keep
+ * fewer than 65535 in flight (delivery.ts hasWindow), so one is always free; 0 only if not.
+ */
 export function allocatePacketId(state: SessionState): number {
   for (let tries = 0; tries < 65535; tries++) {
     const id = state.nextPacketId;

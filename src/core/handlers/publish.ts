@@ -43,7 +43,7 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
       conn.send({ type: PacketType.PUBREC, packetId, reasonCode: 0 });
       return;
     }
-    // v5 flow control: no more unreleased QoS 2 than our Receive Maximum [MQTT-3.3.4-9]
+    // v5 flow control: no more unreleased QoS 2 than our Receive Maximum [MQTT-3.3.4-7]
     if (v5 && ctx.settings.maxInflightMessages > 0 && incoming.size >= ctx.settings.maxInflightMessages) {
       throw new BrokerError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${ctx.settings.maxInflightMessages} QoS 2 messages unreleased`);
     }
