@@ -10,7 +10,7 @@ import { SystemClock } from '../adapters/system/system-clock.js';
 import { Broker, type PublishOptions } from '../core/broker.js';
 import type { BrokerEventMap } from '../core/events.js';
 import type { BrokerSettings } from '../core/options.js';
-import type { AuthMethod, Authenticator, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
+import type { AuthMethod, Authenticator, ConnectionMeta, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
 import type { BrokerStats } from '../core/stats.js';
 import { listenTcp } from '../transports/tcp.js';
 import { silentLogger } from './logger.js';
@@ -49,8 +49,8 @@ export class CulexBroker {
   }
 
   /** Serves one client over any duplex stream. */
-  handle(stream: Duplex, remoteAddress?: string): void {
-    this.#broker.handle(stream, remoteAddress);
+  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
+    this.#broker.handle(stream, meta);
   }
 
   /** Listens for MQTT over TCP; port 0 picks a free port. Resolves with the bound address. */

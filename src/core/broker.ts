@@ -12,6 +12,7 @@ import { createDispatchTable } from './handlers/index.js';
 import { clientInfo } from './handlers/client-info.js';
 import { createMessage, ownPayload, type Message } from './message.js';
 import { DEFAULT_SETTINGS, type BrokerDeps, type BrokerOptions, type BrokerSettings } from './options.js';
+import type { ConnectionMeta } from './ports.js';
 import { Router } from './router.js';
 import { createStats, type BrokerStats } from './stats.js';
 import { SysTopics } from './sys-topics.js';
@@ -75,12 +76,12 @@ export class Broker implements BrokerContext {
   }
 
   /** Serves one client over any duplex byte stream (a socket, a WebSocket stream, a test pair). */
-  handle(stream: Duplex, remoteAddress?: string): void {
+  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
     if (this.#closed) {
       stream.destroy();
       return;
     }
-    const conn = new Connection(this, stream, this.#dispatch, this.#nextConnectionId++, remoteAddress);
+    const conn = new Connection(this, stream, this.#dispatch, this.#nextConnectionId++, meta);
     this.#connections.add(conn);
     this.stats.connectionsAccepted++;
     conn.start();
@@ -232,7 +233,7 @@ export class Broker implements BrokerContext {
     if (will === undefined) return;
     conn.will = undefined;
     const identity = { clientId: conn.clientId ?? '', username: conn.username, identity: conn.identity };
-    if (!this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain)) return;
+    if (this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain) !== 'allow') return;
     let properties: Properties | undefined;
     const delay = will.properties?.willDelayInterval ?? 0;
     if (will.properties !== undefined) {

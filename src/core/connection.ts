@@ -7,7 +7,7 @@ import { PacketType } from '../protocol/types.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { BrokerError, type CloseReason } from './errors.js';
 import type { BrokerContext, ClientRef } from './context.js';
-import type { TimerHandle } from './ports.js';
+import type { ConnectionMeta, PeerCertificate, TimerHandle } from './ports.js';
 import { drainQueue } from './delivery.js';
 
 export type ConnectionState = 'new' | 'authenticating' | 'connected' | 'closed';
@@ -35,6 +35,10 @@ const PROTOCOL_CLOSE: Record<MqttProtocolError['code'], CloseReason> = {
 export class Connection {
   readonly id: number;
   readonly remoteAddress: string | undefined;
+  /** The listener that accepted the connection, if the transport said. */
+  readonly listener: string | undefined;
+  /** The client certificate the transport verified, if any. */
+  readonly certificate: PeerCertificate | undefined;
   state: ConnectionState = 'new';
   protocolVersion: ProtocolVersion = 4;
   clientId: string | undefined;
@@ -70,12 +74,14 @@ export class Connection {
   /** Packets that arrived while CONNECT was being authenticated (reading is paused meanwhile). */
   #held: Packet[] = [];
 
-  constructor(ctx: BrokerContext, stream: Duplex, dispatch: DispatchTable, id: number, remoteAddress: string | undefined) {
+  constructor(ctx: BrokerContext, stream: Duplex, dispatch: DispatchTable, id: number, meta: ConnectionMeta) {
     this.#ctx = ctx;
     this.#stream = stream;
     this.#dispatch = dispatch;
     this.id = id;
-    this.remoteAddress = remoteAddress;
+    this.remoteAddress = meta.remoteAddress;
+    this.listener = meta.listener;
+    this.certificate = meta.certificate;
     this.#lastActivity = ctx.deps.clock.now();
     this.#parser = new PacketParser({
       maxPacketSize: ctx.settings.maxPacketSize,

@@ -49,6 +49,25 @@ export interface RetainedStore {
   readonly size: number;
 }
 
+/** The verified client certificate of a TLS connection (what authentication may use). */
+export interface PeerCertificate {
+  /** The subject's Common Name (mosquitto's use_identity_as_username uses it). */
+  commonName: string | undefined;
+  /** The whole subject as one string, e.g. "CN=dev1,O=Acme". */
+  subject: string;
+  fingerprint256: string;
+}
+
+/** What a transport knows about a connection before any MQTT byte is read. */
+export interface ConnectionMeta {
+  /** The peer's address (after a PROXY protocol header, the original client's). */
+  remoteAddress?: string | undefined;
+  /** The name of the listener that accepted it (e.g. "tls:8883"), for logs and limits. */
+  listener?: string | undefined;
+  /** Set when the transport verified a client certificate. */
+  certificate?: PeerCertificate | undefined;
+}
+
 /** What a client presented in CONNECT, for the authenticator. */
 export interface ConnectInfo {
   clientId: string;
@@ -57,6 +76,8 @@ export interface ConnectInfo {
   protocolVersion: ProtocolVersion;
   remoteAddress: string | undefined;
   properties: Properties | undefined;
+  listener: string | undefined;
+  certificate: PeerCertificate | undefined;
 }
 
 export type AuthResult =
@@ -112,8 +133,15 @@ export interface ClientIdentity {
   identity: string | undefined;
 }
 
+/**
+ * An authorization decision. 'deny' refuses the one PUBLISH or subscription (3.x: dropped /
+ * SUBACK 0x80; v5: 0x87); 'disconnect' also ends the connection (v5: DISCONNECT 0x87), the
+ * Gooee topic-table behaviour. Compared explicitly: every string is truthy.
+ */
+export type AuthzVerdict = 'allow' | 'deny' | 'disconnect';
+
 export interface Authorizer {
   /** Called for every PUBLISH on the hot path: must be synchronous and cheap. */
-  canPublish(client: ClientIdentity, topic: string, qos: QoS, retain: boolean): boolean;
-  canSubscribe(client: ClientIdentity, topicFilter: string, qos: QoS): boolean;
+  canPublish(client: ClientIdentity, topic: string, qos: QoS, retain: boolean): AuthzVerdict;
+  canSubscribe(client: ClientIdentity, topicFilter: string, qos: QoS): AuthzVerdict;
 }

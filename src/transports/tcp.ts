@@ -1,8 +1,10 @@
 // Plain TCP listener: every accepted socket goes to broker.handle().
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ConnectionMeta } from '../core/ports.js';
 
 export interface StreamHandler {
-  handle(stream: Socket, remoteAddress?: string): void;
+  handle(stream: Duplex, meta: ConnectionMeta): void;
 }
 
 export interface TcpListenOptions {
@@ -13,7 +15,7 @@ export interface TcpListenOptions {
 /** Starts listening; resolves with the server once bound (port 0 picks a free port). */
 export function listenTcp(handler: StreamHandler, options: TcpListenOptions): Promise<Server> {
   const server = createServer({ noDelay: true }, (socket) => {
-    handler.handle(socket, socket.remoteAddress);
+    handler.handle(socket, { remoteAddress: socket.remoteAddress });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

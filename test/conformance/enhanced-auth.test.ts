@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScramSha256Client } from '../../src/adapters/auth/scram-sha256-client.test-support.js';
 import { MemoryScramCredentialStore, SCRAM_SHA_256, ScramSha256, scramCredentials } from '../../src/adapters/auth/scram-sha256.js';
-import type { AuthMethod, AuthStep, Authorizer, ClientIdentity } from '../../src/core/ports.js';
+import type { AuthMethod, AuthStep, Authorizer, AuthzVerdict, ClientIdentity } from '../../src/core/ports.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import {
   PacketType,
@@ -64,12 +64,12 @@ const throwingMethod: AuthMethod = {
 /** Records the identity authorization sees. */
 class RecordingAuthorizer implements Authorizer {
   readonly identities: (string | undefined)[] = [];
-  canPublish(): boolean {
-    return true;
+  canPublish(): AuthzVerdict {
+    return 'allow';
   }
-  canSubscribe(client: ClientIdentity): boolean {
+  canSubscribe(client: ClientIdentity): AuthzVerdict {
     this.identities.push(client.identity);
-    return true;
+    return 'allow';
   }
 }
 

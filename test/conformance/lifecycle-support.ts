@@ -56,7 +56,7 @@ export async function withBroker(
 /** A client on a pair with custom stream options (e.g. a small highWaterMark for backpressure). */
 export function pairedClient(broker: CulexBroker, clientOptions: TestClientOptions, pairOptions: DuplexPairOptions): TestClient {
   const [clientSide, brokerSide] = duplexPair(pairOptions);
-  broker.handle(brokerSide, '127.0.0.1');
+  broker.handle(brokerSide, { remoteAddress: '127.0.0.1' });
   return new TestClient(clientSide, clientOptions);
 }
 

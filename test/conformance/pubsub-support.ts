@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { CreateBrokerOptions } from '../../src/app/create-broker.js';
-import type { Authorizer, ClientIdentity } from '../../src/core/ports.js';
+import type { Authorizer, AuthzVerdict, ClientIdentity } from '../../src/core/ports.js';
 import {
   PacketType,
   type ConnectPacket,
@@ -108,13 +108,13 @@ export class DenyPrefixAuthorizer implements Authorizer {
     readonly denySubscribe: string = denyPublish,
   ) {}
 
-  canPublish(_client: ClientIdentity, topic: string): boolean {
+  canPublish(_client: ClientIdentity, topic: string): AuthzVerdict {
     this.published.push(topic);
-    return !topic.startsWith(this.denyPublish);
+    return topic.startsWith(this.denyPublish) ? 'deny' : 'allow';
   }
 
-  canSubscribe(_client: ClientIdentity, topicFilter: string): boolean {
-    return !topicFilter.startsWith(this.denySubscribe);
+  canSubscribe(_client: ClientIdentity, topicFilter: string): AuthzVerdict {
+    return topicFilter.startsWith(this.denySubscribe) ? 'deny' : 'allow';
   }
 }
 

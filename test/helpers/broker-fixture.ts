@@ -17,7 +17,7 @@ export function memoryBroker(options: CreateBrokerOptions = {}): BrokerFixture {
     broker,
     client(clientOptions = {}) {
       const [clientSide, brokerSide] = duplexPair();
-      broker.handle(brokerSide, '127.0.0.1');
+      broker.handle(brokerSide, { remoteAddress: '127.0.0.1' });
       const client = new TestClient(clientSide, clientOptions);
       clients.push(client);
       return client;

@@ -1,6 +1,6 @@
 // The default security ports when nothing is configured: anyone may connect, publish
 // and subscribe (the security issue brings password files, tokens and ACLs).
-import type { AuthResult, Authenticator, Authorizer } from '../../core/ports.js';
+import type { AuthResult, Authenticator, Authorizer, AuthzVerdict } from '../../core/ports.js';
 
 export class AllowAllAuthenticator implements Authenticator {
   authenticate(): AuthResult {
@@ -9,10 +9,10 @@ export class AllowAllAuthenticator implements Authenticator {
 }
 
 export class AllowAllAuthorizer implements Authorizer {
-  canPublish(): boolean {
-    return true;
+  canPublish(): AuthzVerdict {
+    return 'allow';
   }
-  canSubscribe(): boolean {
-    return true;
+  canSubscribe(): AuthzVerdict {
+    return 'allow';
   }
 }

@@ -92,6 +92,8 @@ export function handleConnect(ctx: BrokerContext, conn: Connection, packet: Pack
     protocolVersion: connect.protocolVersion,
     remoteAddress: conn.remoteAddress,
     properties: connect.properties,
+    listener: conn.listener,
+    certificate: conn.certificate,
   });
   if (result instanceof Promise) {
     conn.hold();

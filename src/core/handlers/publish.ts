@@ -25,12 +25,15 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
   // what the CONNACK announced is binding on the client [MQTT-3.2.2-11/14]
   if (qos > ctx.settings.maxQos) throw new BrokerError('QOS_NOT_SUPPORTED', `QoS ${qos} above Maximum QoS ${ctx.settings.maxQos}`);
   if (publish.retain && !ctx.settings.retainAvailable) throw new BrokerError('RETAIN_NOT_SUPPORTED', 'retained messages are not available');
-  const allowed = ctx.deps.authorizer.canPublish(
+  const verdict = ctx.deps.authorizer.canPublish(
     { clientId: client.state.clientId, username: conn.username, identity: conn.identity },
     topic,
     qos,
     publish.retain,
   );
+  // a topic table with deny_action "disconnect" ends the connection (v5: DISCONNECT 0x87)
+  if (verdict === 'disconnect') throw new BrokerError('NOT_AUTHORIZED', `PUBLISH to "${topic}" not authorized`);
+  const allowed = verdict === 'allow';
   // Payload Format Indicator 1 promises UTF-8 (section 3.3.2.3.2); we check it (v5 0x99)
   const formatOk = publish.properties?.payloadFormatIndicator !== 1 || isUtf8(publish.payload);
   if (!formatOk && qos === 0) throw new BrokerError('PAYLOAD_FORMAT_INVALID', 'payload is not UTF-8 but Payload Format Indicator is 1');

@@ -45,8 +45,9 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
     }
     // rules are about topics: a shared subscription is authorized on the filter it shares
     const matched = shared?.valid === true ? shared.filter : filter;
-    if (!ctx.deps.authorizer.canSubscribe(identity, matched, request.qos)) {
-      if (conn.protocolVersion === 3) throw new BrokerError('NOT_AUTHORIZED', `SUBSCRIBE to "${filter}" not authorized`);
+    const verdict = ctx.deps.authorizer.canSubscribe(identity, matched, request.qos);
+    if (verdict !== 'allow') {
+      if (conn.protocolVersion === 3 || verdict === 'disconnect') throw new BrokerError('NOT_AUTHORIZED', `SUBSCRIBE to "${filter}" not authorized`);
       reasonCodes.push(v5 ? ReasonCode.NOT_AUTHORIZED : SUBACK_FAILURE);
       continue;
     }
