@@ -8,6 +8,7 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import { BrokerError, type CloseReason } from './errors.js';
 import type { BrokerContext, ClientRef } from './context.js';
 import type { ConnectionMeta, PeerCertificate, TimerHandle } from './ports.js';
+import { PublishRateLimiter } from './publish-rate.js';
 import { drainQueue } from './delivery.js';
 
 export type ConnectionState = 'new' | 'authenticating' | 'connected' | 'closed';
@@ -31,6 +32,9 @@ const PROTOCOL_CLOSE: Record<MqttProtocolError['code'], CloseReason> = {
   PACKET_TOO_LARGE: 'packet_too_large',
   UNSUPPORTED_PROTOCOL_VERSION: 'unsupported_protocol_version',
 };
+
+const READ_PAUSED_HOLD = 1;
+const READ_PAUSED_RATE = 2;
 
 export class Connection {
   readonly id: number;
@@ -73,6 +77,11 @@ export class Connection {
   #destroyTimer: TimerHandle | undefined;
   /** Packets that arrived while CONNECT was being authenticated (reading is paused meanwhile). */
   #held: Packet[] = [];
+  /** Why reading is paused (READ_PAUSED_* bits); the stream reads again only when none is left. */
+  #readPauses = 0;
+  /** max_publish_rate / max_publish_bytes_rate; undefined when both are off. */
+  readonly #rate: PublishRateLimiter | undefined;
+  #rateTimer: TimerHandle | undefined;
 
   constructor(ctx: BrokerContext, stream: Duplex, dispatch: DispatchTable, id: number, meta: ConnectionMeta) {
     this.#ctx = ctx;
@@ -83,6 +92,8 @@ export class Connection {
     this.listener = meta.listener;
     this.certificate = meta.certificate;
     this.#lastActivity = ctx.deps.clock.now();
+    const { maxPublishRate, maxPublishBytesRate } = ctx.settings;
+    this.#rate = maxPublishRate > 0 || maxPublishBytesRate > 0 ? new PublishRateLimiter(maxPublishRate, maxPublishBytesRate, this.#lastActivity) : undefined;
     this.#parser = new PacketParser({
       maxPacketSize: ctx.settings.maxPacketSize,
       onPacket: (packet) => this.#onPacket(packet),
@@ -193,7 +204,39 @@ export class Connection {
   /** Stops reading while an asynchronous step (authentication) runs; packets are held. */
   hold(): void {
     this.state = 'authenticating';
-    this.#stream.pause();
+    this.#pauseReading(READ_PAUSED_HOLD);
+  }
+
+  /**
+   * Counts a PUBLISH against the client's rate limits; over them, reading stops until the
+   * bucket refills (the packets already read are still handled: at most one read chunk more).
+   */
+  notePublish(bytes: number): void {
+    if (this.#rate === undefined || (this.#readPauses & READ_PAUSED_RATE) !== 0) return;
+    const clock = this.#ctx.deps.clock;
+    const wait = this.#rate.take(bytes, clock.now());
+    if (wait === 0) return;
+    this.#ctx.stats.publishThrottled++;
+    this.#pauseReading(READ_PAUSED_RATE);
+    this.#rateTimer = clock.setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.#resumeReading(READ_PAUSED_RATE);
+    }, wait);
+  }
+
+  /** True while reading is paused for the publish rate limit (for tests and $SYS). */
+  get throttled(): boolean {
+    return (this.#readPauses & READ_PAUSED_RATE) !== 0;
+  }
+
+  #pauseReading(reason: number): void {
+    if (this.#readPauses === 0) this.#stream.pause();
+    this.#readPauses |= reason;
+  }
+
+  #resumeReading(reason: number): void {
+    this.#readPauses &= ~reason;
+    if (this.#readPauses === 0 && this.state !== 'closed') this.#stream.resume();
   }
 
   /** Ends a hold: runs the packets that arrived meanwhile, then reads again. */
@@ -205,7 +248,7 @@ export class Connection {
       if (this.state !== 'connected') break;
       this.#run(packet);
     }
-    if ((this.state as ConnectionState) !== 'closed') this.#stream.resume();
+    this.#resumeReading(READ_PAUSED_HOLD);
   }
 
   /** Marks the CONNECT handshake done: cancels the connect timer. */
@@ -337,7 +380,8 @@ export class Connection {
     this.#connectTimer?.clear();
     this.#keepaliveTimer?.clear();
     this.#slowTimer?.clear();
-    this.#connectTimer = this.#keepaliveTimer = this.#slowTimer = undefined;
+    this.#rateTimer?.clear();
+    this.#connectTimer = this.#keepaliveTimer = this.#slowTimer = this.#rateTimer = undefined;
   }
 }
 

@@ -4,11 +4,15 @@ import { PacketType } from '../protocol/types.js';
 import type { BrokerContext, ClientRef } from './context.js';
 import type { Connection } from './connection.js';
 import { ownPayload } from './message.js';
+import type { Authorizer } from './ports.js';
 import { encodeDelivery } from './publish-encoding.js';
 import { allocatePacketId, type Delivery } from './session-state.js';
 
 export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Delivery): void {
   if (expired(ctx, delivery)) return;
+  // per-message read rights (mosquitto's `read` ACLs), only when the authorizer has them
+  const authorizer = ctx.deps.authorizer;
+  if (authorizer.canRead !== undefined && !mayRead(authorizer, client, delivery.message.topic)) return;
   const conn = client.connection;
   if (delivery.qos === 0) {
     // QoS 0 is never queued: not for offline clients (as mosquitto's default), nor behind a slow reader
@@ -36,6 +40,12 @@ export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Deliver
   }
   ownPayload(delivery.message);
   state.queue.push(delivery);
+}
+
+function mayRead(authorizer: Authorizer, client: ClientRef, topic: string): boolean {
+  const state = client.state;
+  const owner = state.owner ?? { clientId: state.clientId, username: undefined, identity: undefined };
+  return (authorizer.canRead as NonNullable<Authorizer['canRead']>).call(authorizer, owner, topic);
 }
 
 /** Moves queued messages into the inflight window while there is room. */

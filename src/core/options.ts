@@ -26,6 +26,10 @@ export interface BrokerSettings {
   sysInterval: number;
   /** Retained messages kept at most; a new topic beyond this is not retained (max_retained_messages). */
   maxRetainedMessages: number;
+  /** PUBLISH packets per second per client before reading pauses (max_publish_rate); 0 = no limit. */
+  maxPublishRate: number;
+  /** PUBLISH topic+payload bytes per second per client before reading pauses (max_publish_bytes_rate); 0 = no limit. */
+  maxPublishBytesRate: number;
   /** Topic aliases a v5 client may use towards us (max_topic_alias); 0 = none. */
   maxTopicAlias: number;
   /** Topic aliases we assign towards a v5 client that allows them (max_topic_alias_outbound). */
@@ -56,6 +60,8 @@ export const DEFAULT_SETTINGS: Readonly<BrokerSettings> = Object.freeze({
   autoIdPrefix: 'auto-',
   sysInterval: 10,
   maxRetainedMessages: 100_000,
+  maxPublishRate: 0,
+  maxPublishBytesRate: 0,
   maxTopicAlias: 10,
   maxTopicAliasOutbound: 10,
   persistentClientExpiration: 0,

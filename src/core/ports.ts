@@ -82,7 +82,13 @@ export interface ConnectInfo {
 
 export type AuthResult =
   | { ok: true; /** Identity that authorization sees; defaults to the username. */ identity?: string }
-  | { ok: false; /** 3.1.1 CONNACK return code; v5 clients get the matching 0x8x code. */ returnCode: 4 | 5 };
+  | {
+      ok: false;
+      /** 3.1.1 CONNACK return code (4 bad user name or password, 5 not authorized); v5 clients get 0x86 / 0x87. */
+      returnCode: 4 | 5;
+      /** Why, for the log only (never sent to the client). */
+      reason?: string;
+    };
 
 export interface Authenticator {
   authenticate(info: ConnectInfo): AuthResult | Promise<AuthResult>;
@@ -144,4 +150,10 @@ export interface Authorizer {
   /** Called for every PUBLISH on the hot path: must be synchronous and cheap. */
   canPublish(client: ClientIdentity, topic: string, qos: QoS, retain: boolean): AuthzVerdict;
   canSubscribe(client: ClientIdentity, topicFilter: string, qos: QoS): AuthzVerdict;
+  /**
+   * Optional: may this client receive a message on `topic`? Checked for every delivery, only
+   * when present (mosquitto checks `read` ACLs per message, so a subscription to `#` does not
+   * leak topics the client may not read). Must be synchronous and cheap.
+   */
+  canRead?(client: ClientIdentity, topic: string): boolean;
 }

@@ -3,6 +3,7 @@
 import type { QoS } from '../protocol/types.js';
 import type { Message } from './message.js';
 import { Deque } from './deque.js';
+import type { ClientIdentity } from './ports.js';
 
 export interface SubscriptionOptions {
   qos: QoS;
@@ -45,6 +46,11 @@ export interface SessionState {
    * persistent_client_expiration).
    */
   expiryInterval: number;
+  /**
+   * Who the session belongs to, as authorization sees it (set at every CONNECT): per-message
+   * read checks (Authorizer.canRead) use it, also while the session is offline.
+   */
+  owner: ClientIdentity | undefined;
 }
 
 /** The v5 value that means "the session does not expire". */
@@ -59,6 +65,7 @@ export function createSessionState(clientId: string, expiryInterval: number): Se
     queue: new Deque(),
     incomingQos2: new Set(),
     nextPacketId: 1,
+    owner: undefined,
   };
 }
 

@@ -12,6 +12,8 @@ export interface BrokerStats {
   publishDropped: number;
   /** Messages whose v5 Message Expiry Interval passed before they could be sent. */
   publishExpired: number;
+  /** Times a client's reading was paused for going over its publish rate limit. */
+  publishThrottled: number;
   bytesReceived: number;
   bytesSent: number;
   connectionsAccepted: number;
@@ -30,6 +32,7 @@ export function createStats(now: number): BrokerStats {
     publishSent: 0,
     publishDropped: 0,
     publishExpired: 0,
+    publishThrottled: 0,
     bytesReceived: 0,
     bytesSent: 0,
     connectionsAccepted: 0,

@@ -50,6 +50,7 @@ export class SysTopics {
       ['publish/messages/sent', s.publishSent],
       ['publish/messages/dropped', s.publishDropped],
       ['publish/messages/expired', s.publishExpired],
+      ['publish/messages/throttled', s.publishThrottled],
       ['bytes/received', s.bytesReceived],
       ['bytes/sent', s.bytesSent],
       ['subscriptions/count', ctx.subscriptions.size],

@@ -390,3 +390,64 @@ describe('slow consumers', () => {
   });
 });
 
+
+describe('publish rate limits (max_publish_rate, max_publish_bytes_rate)', () => {
+  /** Lets the in-memory streams move without letting (fake) time pass. */
+  async function turns(n = 20): Promise<void> {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  test('a client over its message rate is read no further until the bucket refills; nothing is lost, others are unaffected', () => {
+    const clock = new FakeClock();
+    return withBroker({ clock, maxPublishRate: 5 }, async (fx, closes) => {
+      const sub = fx.client();
+      await sub.connect({ clientId: uniqueId('sub') });
+      await sub.subscribe('rate/#', 0);
+      const flooder = fx.client();
+      await flooder.connect({ clientId: uniqueId('flooder') });
+      for (let i = 0; i < 12; i++) {
+        flooder.send({ type: PacketType.PUBLISH, topic: 'rate/f', payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false });
+        await turns(2);
+      }
+      await turns();
+      // 5 fit the one-second burst; the 6th puts the bucket in debt and pauses reading
+      assert.deepEqual(payloads(sub.received), ['0', '1', '2', '3', '4', '5']);
+      assert.equal(fx.broker.stats.publishThrottled, 1);
+      // another client is not slowed by it
+      const other = fx.client();
+      await other.connect({ clientId: uniqueId('other') });
+      await other.publish('rate/o', 'other', 0);
+      await sub.next((p) => p.type === PacketType.PUBLISH && p.payload.toString() === 'other');
+      clock.advance(200); // the debt of one message at 5/s is repaid
+      await receivedPublishes(sub, 7 + 1);
+      clock.advance(2000);
+      await receivedPublishes(sub, 12 + 1);
+      assert.deepEqual(
+        payloads(sub.received).filter((p) => p !== 'other'),
+        Array.from({ length: 12 }, (_, i) => String(i)),
+        'every message arrives, in order',
+      );
+      assert.equal(closes.events.length, 0, 'nobody is disconnected for publishing fast');
+    });
+  });
+
+  test('a byte rate counts topic and payload bytes', () => {
+    const clock = new FakeClock();
+    return withBroker({ clock, maxPublishBytesRate: 1000 }, async (fx) => {
+      const sub = fx.client();
+      await sub.connect({ clientId: uniqueId('sub') });
+      await sub.subscribe('b/#', 0);
+      const pub = fx.client();
+      await pub.connect({ clientId: uniqueId('pub') });
+      for (let i = 0; i < 4; i++) {
+        pub.send({ type: PacketType.PUBLISH, topic: 'b/t', payload: Buffer.alloc(397, i), qos: 0, retain: false, dup: false });
+        await turns(2);
+      }
+      await turns();
+      // 400 bytes each: the third goes over 1000 and pauses reading before the fourth
+      assert.equal(publishes(sub.received).length, 3);
+      clock.advance(1000);
+      await receivedPublishes(sub, 4);
+    });
+  });
+});

@@ -124,7 +124,8 @@ function accept(
   auth: AuthResult,
 ): boolean {
   if (!auth.ok) {
-    refuse(ctx, conn, auth.returnCode, auth.returnCode === 4 ? 'bad user name or password' : 'not authorized');
+    const detail = auth.returnCode === 4 ? 'bad user name or password' : 'not authorized';
+    refuse(ctx, conn, auth.returnCode, auth.reason === undefined ? detail : `${detail}: ${auth.reason}`);
     return false;
   }
   conn.identity = auth.identity ?? connect.username;
@@ -158,6 +159,7 @@ function accept(
     // back before the session expired or the will delay passed [MQTT-3.1.3-9]
     ctx.resumeSessionTimers(client);
   }
+  client.state.owner = { clientId, username: connect.username, identity: conn.identity };
   if (v5) readClientLimits(conn, connect.properties);
   bind(ctx, conn, client, connect, keepAlive);
 

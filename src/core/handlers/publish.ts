@@ -13,6 +13,7 @@ import { clientInfo } from './client-info.js';
 export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Packet): void {
   const publish = packet as PublishPacket;
   ctx.stats.publishReceived++;
+  conn.notePublish(publish.topic.length + publish.payload.length);
   const v5 = conn.protocolVersion === 5;
   const topic = v5 ? resolveTopicAlias(ctx, conn, publish) : publish.topic;
   // [MQTT-3.3.2-1/2] a topic name without wildcards, at least one character
