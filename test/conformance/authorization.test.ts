@@ -130,3 +130,22 @@ describe("authorization: the 'disconnect' verdict", () => {
     });
   }
 });
+
+describe('authentication refusals', () => {
+  test("v5: the authenticator's reason reaches the log but not the client's CONNACK Reason String", async (t) => {
+    const logged: string[] = [];
+    const logger = {
+      debug: () => {},
+      info: (fields: object) => logged.push(JSON.stringify(fields)),
+      warn: (fields: object) => logged.push(JSON.stringify(fields)),
+      error: () => {},
+    };
+    const authenticator = { authenticate: () => ({ ok: false as const, returnCode: 5 as const, reason: 'token tk1 revoked' }) };
+    const fx = brokerFor(t, { authenticator, logger });
+    const client = fx.client({ version: 5 });
+    const connack = await client.connect({ username: 'authorization', password: Buffer.from('cx_guess') });
+    assert.equal(connack.reasonCode, ReasonCode.NOT_AUTHORIZED);
+    assert.equal(connack.properties?.reasonString, 'not authorized');
+    assert.ok(logged.some((line) => line.includes('token tk1 revoked')), `logged: ${logged.join('\n')}`);
+  });
+});

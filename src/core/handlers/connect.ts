@@ -125,7 +125,9 @@ function accept(
 ): boolean {
   if (!auth.ok) {
     const detail = auth.returnCode === 4 ? 'bad user name or password' : 'not authorized';
-    refuse(ctx, conn, auth.returnCode, auth.reason === undefined ? detail : `${detail}: ${auth.reason}`);
+    // the authenticator's reason is for the log only: telling a client "token revoked" rather
+    // than "unknown" would confirm to a guesser that the token was real
+    refuse(ctx, conn, auth.returnCode, detail, undefined, auth.reason === undefined ? detail : `${detail}: ${auth.reason}`);
     return false;
   }
   conn.identity = auth.identity ?? connect.username;
@@ -233,7 +235,7 @@ function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: 
  * Refuses the connection with a CONNACK return code [MQTT-3.2.2-4/5], then closes it.
  * `v5Code` overrides the 5.0 code derived from the 3.1.1 one.
  */
-function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail: string, v5Code?: number): void {
+function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail: string, v5Code?: number, logDetail = detail): void {
   const v5 = conn.protocolVersion === 5;
   conn.send({
     type: PacketType.CONNACK,
@@ -242,6 +244,6 @@ function refuse(ctx: BrokerContext, conn: Connection, returnCode: number, detail
     // a v5 refusal says why (Reason String, section 3.2.2.3.7)
     ...(v5 ? { properties: { reasonString: reasonStringOf(detail) } } : {}),
   });
-  conn.close(REFUSAL_REASON[returnCode] ?? 'not_authorized', { sendWill: false, detail });
-  ctx.deps.logger.info({ clientId: conn.clientId, remoteAddress: conn.remoteAddress, returnCode, detail }, 'connection refused');
+  conn.close(REFUSAL_REASON[returnCode] ?? 'not_authorized', { sendWill: false, detail: logDetail });
+  ctx.deps.logger.info({ clientId: conn.clientId, remoteAddress: conn.remoteAddress, returnCode, detail: logDetail }, 'connection refused');
 }
