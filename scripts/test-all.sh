@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+# the real broker: password-file and ACL parity tests compare Culex with it
+[ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+# test certificates (TLS, WSS, client certificates) are made with the openssl CLI
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # paho belongs to Debian's own python, not to whatever python3 is first on PATH
 /usr/bin/python3 -c 'import paho.mqtt.client' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
 if [ ${#need[@]} -gt 0 ]; then
