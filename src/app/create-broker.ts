@@ -12,6 +12,7 @@ import type { BrokerEventMap } from '../core/events.js';
 import type { BrokerSettings } from '../core/options.js';
 import type { AuthMethod, Authenticator, ConnectionMeta, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
 import type { BrokerStats } from '../core/stats.js';
+import { startListener, type ListenerOptions, type RunningListener } from '../transports/listeners.js';
 import { listenTcp } from '../transports/tcp.js';
 import { silentLogger } from './logger.js';
 import { packageVersion } from './version.js';
@@ -30,6 +31,7 @@ export interface CreateBrokerOptions extends Partial<BrokerSettings> {
 export class CulexBroker {
   readonly #broker: Broker;
   readonly #servers: Server[] = [];
+  readonly #listeners: RunningListener[] = [];
 
   constructor(options: CreateBrokerOptions = {}) {
     const { logger, clock, sessions, retained, authenticator, authorizer, authMethods, ...settings } = options;
@@ -58,6 +60,26 @@ export class CulexBroker {
     const server = await listenTcp(this.#broker, { port, ...(host !== undefined ? { host } : {}) });
     this.#servers.push(server);
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * Starts a listener of any type (tcp, tls, ws, wss); port 0 picks a free port. Closed by
+   * close(). Throws TransportError (bind failure, unreadable certificate files...).
+   */
+  async listenOn(options: ListenerOptions): Promise<RunningListener> {
+    const listener = await startListener(this.#broker, {
+      // a WebSocket message holds at least one whole packet; the slack admits a few small
+      // ones coalesced with it (browser clients batch their writes)
+      maxWebSocketMessageBytes: this.#broker.settings.maxPacketSize + 64 * 1024,
+      ...options,
+    });
+    this.#listeners.push(listener);
+    return listener;
+  }
+
+  /** The listeners started with listenOn(), still open. */
+  get listeners(): readonly RunningListener[] {
+    return this.#listeners;
   }
 
   /** Publishes as the broker itself; throws BrokerApiError on an invalid topic. */
@@ -95,6 +117,8 @@ export class CulexBroker {
   async close(): Promise<void> {
     const servers = this.#servers.splice(0);
     const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    // stop accepting first; the broker then ends the connections they handed over
+    closed.push(...this.#listeners.splice(0).map((l) => l.close()));
     await this.#broker.close();
     await Promise.all(closed);
   }

@@ -22,8 +22,8 @@ export function settingsFromConfig(config: CulexConfig, version: string): Broker
     responseInformationPrefix: config.response_information_prefix,
     retainAvailable: config.retain_available,
     maxQos: config.max_qos as 0 | 1 | 2,
-    maxPublishRate: 0,
-    maxPublishBytesRate: 0,
+    maxPublishRate: config.max_publish_rate,
+    maxPublishBytesRate: config.max_publish_bytes_rate,
     version,
   };
 }

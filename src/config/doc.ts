@@ -1,21 +1,87 @@
 // Renders the configuration reference page from the schema, so the two cannot drift.
-import { CONFIG_KEYS, type KeySpec } from './schema.js';
+import { CONFIG_KEYS, CONFIG_SPEC, LISTENER_SPEC, TOPIC_RULES_SPEC } from './schema.js';
+import { MOSQUITTO_KEY_DOC } from './mosquitto-keys.js';
+import { isScalarSpec, type FieldSpec, type ObjectSpec, type Rule } from './spec.js';
 
-function describeType(spec: KeySpec): string {
+function describeType(spec: FieldSpec): string {
   switch (spec.type) {
     case 'int':
       return `integer ${spec.min}..${spec.max}`;
     case 'bool':
       return 'true / false';
     case 'string':
-      return spec.oneOf !== undefined ? spec.oneOf.join(' / ') : 'string';
+      return spec.oneOf !== undefined ? spec.oneOf.join(' / ') : spec.path === true ? 'file path' : 'string';
+    case 'list':
+      return 'list';
+    case 'object':
+      return 'mapping';
   }
 }
 
+function describeDefault(spec: FieldSpec, required: boolean): string {
+  if (required) return 'required';
+  if (!isScalarSpec(spec) || spec.default === undefined) return 'absent';
+  return spec.default === '' ? '""' : `\`${String(spec.default)}\``;
+}
+
+function table(spec: ObjectSpec, prefix: string, only?: readonly string[]): string[] {
+  const rows = Object.entries(spec.fields)
+    .filter(([key]) => only === undefined || only.includes(key))
+    .map(([key, field]) => `| \`${prefix}${key}\` | ${describeType(field)} | ${describeDefault(field, spec.required?.includes(key) ?? false)} | ${field.doc} |`);
+  return ['| key | type | default | meaning |', '|---|---|---|---|', ...rows];
+}
+
+function ruleProse(rule: Rule): string[] {
+  const keys = (list: readonly string[]): string => list.map((k) => `\`${k}\``).join(', ');
+  const values = (rule.in ?? []).map(String).join(' or ');
+  const cond = rule.present === true ? `when \`${rule.key}\` is set` : rule.key === 'type' ? `for type ${values}` : `when \`${rule.key}\` is ${values}`;
+  const hint = rule.hint !== undefined ? `; ${rule.hint}` : '';
+  const out: string[] = [];
+  const add = (list: readonly string[] | undefined, text: string): void => {
+    if (list !== undefined && list.length > 0) out.push(`- ${keys(list)}: ${text}${hint}.`);
+  };
+  add(rule.then?.require, `required ${cond}`);
+  add(rule.then?.requireTrue, `must be true ${cond}`);
+  add(rule.then?.forbid, `not allowed ${cond}`);
+  add(rule.else?.require, `required unless ${cond.replace(/^when /, '')}`);
+  add(rule.else?.forbid, `only ${cond}`);
+  return out;
+}
+
+const EXAMPLE_FULL = [
+  'allow_anonymous: false',
+  'password_file: passwords        # next to this file',
+  'acl_file: acl',
+  'http_port: -1                   # no dashboard or REST API',
+  'listeners:',
+  '  - type: tcp',
+  '    port: 1883',
+  '    bind_address: 127.0.0.1',
+  '  - type: tls',
+  '    port: 8883',
+  '    certfile: tls/server.crt',
+  '    keyfile: tls/server.key',
+  '    cafile: tls/ca.crt',
+  '    require_certificate: true',
+  '    use_identity_as_username: true',
+  '  - type: wss',
+  '    port: 8884',
+  '    path: /mqtt',
+  '    certfile: tls/server.crt',
+  '    keyfile: tls/server.key',
+  '    max_connections: 1000',
+  'topic_rules:',
+  '  deny_action: disconnect',
+  '  rules:',
+  '    - pattern: devices/(:id)/meta/(:name)',
+  '      publish: true',
+  '      subscribe: false',
+  '    - pattern: devices/(:id)/commands',
+  '      subscribe: true',
+];
+
 export function renderConfigDoc(): string {
-  const rows = Object.entries(CONFIG_KEYS as Record<string, KeySpec>).map(
-    ([key, spec]) => `| \`${key}\` | ${describeType(spec)} | \`${String(spec.default)}\` | ${spec.doc} |`,
-  );
+  const scalarKeys = Object.keys(CONFIG_KEYS);
   return [
     '# Configuration',
     '',
@@ -26,7 +92,12 @@ export function renderConfigDoc(): string {
     'flags (`--port`, `--host`, `--data` = `persistence_location`, `--log-level` = `log_level`).',
     'An unknown key, a value of the wrong type or out of range, or a file that is not YAML stops',
     'the broker with exit status 2 and a message naming the file, the line and the key, e.g.',
-    '`culex.yaml:3: max_inflight_messages: must be an integer, got "many"`.',
+    '`culex.yaml:3: max_inflight_messages: must be an integer, got "many"` or',
+    '`culex.yaml:7: listeners[1].certfile: required for type tls`.',
+    'Relative file paths (password_file, acl_file, certfile, keyfile, cafile) are resolved against',
+    'the directory of the config file. The same schema is published as',
+    '[config.schema.json](config.schema.json) (JSON Schema draft 2020-12) for editors and tools',
+    '(with the YAML language server: `# yaml-language-server: $schema=PATH/TO/docs/config.schema.json`).',
     '',
     '```yaml',
     'port: 1883',
@@ -35,9 +106,49 @@ export function renderConfigDoc(): string {
     'sys_interval: 10',
     '```',
     '',
-    '| key | type | default | meaning |',
-    '|---|---|---|---|',
-    ...rows,
+    'A fuller example, with listeners and a topic table:',
+    '',
+    '```yaml',
+    ...EXAMPLE_FULL,
+    '```',
+    '',
+    '## Top-level keys',
+    '',
+    ...table(CONFIG_SPEC, '', scalarKeys),
+    '',
+    ...ruleProse(CONFIG_SPEC.rules[0]),
+    '- `auth_failure_delay_max`: must not be below `auth_failure_delay` (unless that is 0).',
+    '',
+    '## `listeners`',
+    '',
+    `${CONFIG_SPEC.fields.listeners.doc} Each entry:`,
+    '',
+    ...table(LISTENER_SPEC, 'listeners[].'),
+    '',
+    ...LISTENER_SPEC.rules.flatMap(ruleProse),
+    '- Two listeners, or a listener and the HTTP server, may not use the same port on overlapping',
+    '  addresses (`0.0.0.0` overlaps every IPv4 address, `::` every address). Port 0 never conflicts.',
+    '',
+    '## `topic_rules`',
+    '',
+    TOPIC_RULES_SPEC.doc,
+    '',
+    ...table(TOPIC_RULES_SPEC, 'topic_rules.'),
+    ...table(TOPIC_RULES_SPEC.fields.rules.items, 'topic_rules.rules[].').slice(2),
+    '',
+    '## From mosquitto.conf',
+    '',
+    'Culex can read a mosquitto.conf (with the files of its `include_dir`) and turn it into this',
+    'format. Each `listener` line starts a listener; `protocol websockets` makes it ws, and',
+    '`certfile` + `keyfile` make it tls or wss. A file without `listener`, `port` or',
+    '`bind_address` becomes mosquitto 2\'s local only mode: `host: 127.0.0.1` and',
+    '`allow_anonymous: true`. Relative paths are taken relative to the mosquitto.conf\'s',
+    'directory (mosquitto takes them relative to its working directory; a warning says so).',
+    'What becomes of each mosquitto key:',
+    '',
+    '| mosquitto key | in Culex |',
+    '|---|---|',
+    ...MOSQUITTO_KEY_DOC.map(([keys, effect]) => `| ${keys.map((k) => `\`${k}\``).join(', ')} | ${effect} |`),
     '',
   ].join('\n');
 }

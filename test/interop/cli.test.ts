@@ -92,7 +92,7 @@ describe('culex CLI', () => {
   });
 
   test('a config file sets values; flags override it', async () => {
-    const broker = await startCliBroker({ config: 'port: 1\nlog_level: debug\nmax_packet_size: 4096\n' });
+    const broker = await startCliBroker({ config: 'port: 1\nlog_level: debug\nmax_packet_size: 4096\nallow_anonymous: true\n' });
     try {
       // --port 0 (a flag) won over port: 1 (the file)
       assert.notEqual(broker.port, 1);

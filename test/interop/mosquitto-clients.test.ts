@@ -27,7 +27,7 @@ describe('mosquitto_pub / mosquitto_sub', () => {
       missing = err as Error;
       return;
     }
-    broker = await startCliBroker({ config: 'sys_interval: 1\n' });
+    broker = await startCliBroker({ config: 'sys_interval: 1\nallow_anonymous: true\n' });
   });
 
   after(async () => {

@@ -157,7 +157,7 @@ export function parseLogLines(stdout: string): Record<string, unknown>[] {
 export async function startCliBroker(options: { config?: string; extraArgs?: string[]; logLevel?: string } = {}): Promise<CliBroker> {
   const dir = tempDir();
   const dataDir = join(dir, 'data');
-  const args = [CLI, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--log-level', options.logLevel ?? 'info'];
+  const args = [CLI, '--port', '0', '--host', '127.0.0.1', '--http-port', '0', '--data', dataDir, '--log-level', options.logLevel ?? 'info'];
   if (options.config !== undefined) {
     const file = join(dir, 'culex.yaml');
     writeFileSync(file, options.config);

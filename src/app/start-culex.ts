@@ -1,0 +1,161 @@
+// The composition root for a configured broker: turns a resolved CulexConfig into running
+// parts (security adapters, the broker, its listeners, the HTTP server with MQTT over
+// WebSocket at /mqtt) and gives the CLI one handle to reload and stop them all.
+import type { AddressInfo } from 'node:net';
+import { LoginBackoff } from '../adapters/auth/login-backoff.js';
+import { PasswordFile } from '../adapters/auth/password-file.js';
+import { StandardAuthenticator } from '../adapters/auth/standard-authenticator.js';
+import { AclFile } from '../adapters/authz/acl-file.js';
+import { CombinedAuthorizer } from '../adapters/authz/combined-authorizer.js';
+import { TopicRules } from '../adapters/authz/topic-rules.js';
+import { openDatabase } from '../adapters/sqlite/database.js';
+import { SystemClock } from '../adapters/system/system-clock.js';
+import { TokenStore } from '../adapters/tokens/token-store.js';
+import { listenerName, resolveHttpBindAddress, resolveListeners } from '../config/effective.js';
+import type { CulexConfig, ListenerConfig } from '../config/schema.js';
+import type { Authenticator, Authorizer, Logger } from '../core/ports.js';
+import { createHttpServer, type RunningHttpServer } from '../http/server.js';
+import { SharedConnectionLimit } from '../transports/admission.js';
+import type { ListenerOptions, RunningListener } from '../transports/listeners.js';
+import { attachWebSocket } from '../transports/ws.js';
+import { createBroker, type CulexBroker } from './create-broker.js';
+import { settingsFromConfig } from './settings-from-config.js';
+
+export interface StartedListener {
+  readonly name: string;
+  readonly type: string;
+  readonly address: AddressInfo;
+}
+
+export interface RunningCulex {
+  readonly broker: CulexBroker;
+  readonly listeners: readonly StartedListener[];
+  /** The HTTP server's address, when http_port is not -1. */
+  readonly http: AddressInfo | undefined;
+  /** SIGHUP: re-reads the password file, the ACL file and the TLS certificates. Failures are logged; the old ones stay. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A listener's name in logs and ConnectionMeta; port 0 gets its position so names stay unique. */
+function nameOf(listener: ListenerConfig, index: number): string {
+  return listener.port === 0 ? `${listener.type}:auto${index}` : listenerName(listener);
+}
+
+function listenerOptions(listener: ListenerConfig, name: string, shared: SharedConnectionLimit, logger: Logger): ListenerOptions {
+  const secure = listener.type === 'tls' || listener.type === 'wss';
+  return {
+    type: listener.type,
+    port: listener.port,
+    host: listener.bind_address,
+    name,
+    proxyProtocol: listener.proxy_protocol,
+    maxConnections: listener.max_connections,
+    maxConnectionsPerSecond: listener.max_connections_per_second,
+    sharedLimit: shared,
+    logger,
+    ...(listener.type === 'ws' || listener.type === 'wss' ? { path: listener.path } : {}),
+    ...(secure
+      ? {
+          tls: {
+            certfile: listener.certfile,
+            keyfile: listener.keyfile,
+            ...(listener.cafile !== '' ? { cafile: listener.cafile } : {}),
+            requireCertificate: listener.require_certificate,
+            minVersion: listener.tls_version,
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Builds and starts everything the config describes. Throws (before anything listens) on a
+ * bad password file, ACL file or topic table, and TransportError when a listener cannot bind.
+ */
+export async function startCulex(config: CulexConfig, logger: Logger, version: string): Promise<RunningCulex> {
+  const clock = new SystemClock();
+  const listeners = resolveListeners(config);
+  const names = listeners.map(nameOf);
+
+  const passwords = config.password_file !== '' ? PasswordFile.load(config.password_file) : undefined;
+  const acl = config.acl_file !== '' ? await AclFile.load(config.acl_file) : undefined;
+  for (const warning of acl?.warnings ?? []) logger.warn({ warning }, 'acl_file');
+  const rules = config.topic_rules !== null ? new TopicRules(config.topic_rules) : undefined;
+  const db = openDatabase(config.persistence_location);
+  const tokens = new TokenStore(db);
+
+  const standard = new StandardAuthenticator({
+    allowAnonymous: config.allow_anonymous,
+    passwords,
+    tokens,
+    certificateIdentityListeners: new Set(names.filter((_, i) => listeners[i]?.use_identity_as_username === true)),
+  });
+  // an attempt held longer than connect_timeout would be closed without a CONNACK
+  const maxDelayMs = Math.min(config.auth_failure_delay_max, Math.max(config.connect_timeout - 1, 0)) * 1000;
+  const backoff =
+    config.auth_failure_delay > 0 ? new LoginBackoff(standard, { clock, delayMs: config.auth_failure_delay * 1000, maxDelayMs, logger }) : undefined;
+  const authenticator: Authenticator = backoff ?? standard;
+  const parts: Authorizer[] = [...(acl !== undefined ? [acl] : []), ...(rules !== undefined ? [rules] : [])];
+  const authorizer = parts.length === 1 ? parts[0] : parts.length > 1 ? new CombinedAuthorizer(parts) : undefined;
+
+  const broker = createBroker({
+    ...settingsFromConfig(config, version),
+    logger,
+    clock,
+    authenticator,
+    ...(authorizer !== undefined ? { authorizer } : {}),
+  });
+  const shared = new SharedConnectionLimit(config.max_connections);
+  const started: StartedListener[] = [];
+  const running: RunningListener[] = [];
+  let http: RunningHttpServer | undefined;
+  const close = async (): Promise<void> => {
+    await http?.close();
+    await broker.close();
+    backoff?.dispose();
+    db.close();
+  };
+  try {
+    for (const [i, listener] of listeners.entries()) {
+      const name = names[i] as string;
+      const run = await broker.listenOn(listenerOptions(listener, name, shared, logger));
+      running.push(run);
+      started.push({ name, type: listener.type, address: run.address() });
+    }
+    let httpAddress: AddressInfo | undefined;
+    if (config.http_port >= 0) {
+      const startedAt = clock.now();
+      http = createHttpServer({
+        version,
+        status: () => ({ clients: broker.connectionCount, uptimeSeconds: Math.floor((clock.now() - startedAt) / 1000) }),
+      });
+      const wsName = `http:${config.http_port}`;
+      attachWebSocket(http.server, broker, { path: '/mqtt', listener: wsName, maxMessageBytes: config.max_packet_size + 64 * 1024 });
+      httpAddress = await http.listen(config.http_port, resolveHttpBindAddress(config));
+    }
+    return {
+      broker,
+      listeners: started,
+      http: httpAddress,
+      async reload() {
+        const attempt = (what: string, fn: () => unknown): Promise<void> =>
+          Promise.resolve()
+            .then(fn)
+            .then(
+              () => logger.info({ what }, 'reloaded'),
+              (err: unknown) => logger.error({ what, err: (err as Error).message }, 'reload failed; the previous one stays in force'),
+            );
+        await Promise.all([
+          ...(passwords !== undefined ? [attempt('password_file', () => passwords.reload())] : []),
+          ...(acl !== undefined ? [attempt('acl_file', () => acl.reload())] : []),
+          ...running.filter((l) => l.type === 'tls' || l.type === 'wss').map((l) => attempt(`certificates of ${l.name}`, () => l.reload())),
+        ]);
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
