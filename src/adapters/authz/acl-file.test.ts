@@ -184,13 +184,21 @@ describe('AclFile: $ topics', () => {
 });
 
 describe('AclFile: subscriptions', () => {
-  test('every SUBSCRIBE is allowed (mosquitto does not check them); reading is checked per message', () => {
+  test('a wildcard SUBSCRIBE is always allowed (as mosquitto); reading is checked per message', () => {
     const acl = AclFile.parse('topic read a/#\n');
-    for (const filter of ['a/#', '#', '+/x', '$SYS/#', 'nothing/allowed']) {
-      assert.equal(acl.canSubscribe(), 'allow', filter);
+    for (const filter of ['a/#', '#', '+/x', '$SYS/#', 'nothing/+']) {
+      assert.equal(acl.canSubscribe(anon(), filter), 'allow', filter);
     }
     assert.equal(acl.canRead(anon(), 'a/1'), true);
     assert.equal(acl.canRead(anon(), 'b/1'), false);
+  });
+
+  test('a filter without wildcards the client may never read is refused (test/nosubscribe in the Paho suites)', () => {
+    const acl = AclFile.parse('topic readwrite #\ntopic deny test/nosubscribe\n');
+    assert.equal(acl.canSubscribe(anon(), 'test/nosubscribe'), 'deny');
+    assert.equal(acl.canSubscribe(anon(), 'test/other'), 'allow');
+    assert.equal(acl.canSubscribe(anon(), 'test/#'), 'allow', 'a wildcard is granted; the denied topic is filtered per message');
+    assert.equal(acl.canRead(anon(), 'test/nosubscribe'), false);
   });
 });
 

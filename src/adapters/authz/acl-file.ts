@@ -192,9 +192,15 @@ export class AclFile implements Authorizer {
     return this.#allows(client, topic, 'write') ? 'allow' : 'deny';
   }
 
-  /** Always 'allow': mosquitto's acl_file does not check subscriptions; canRead filters each message. */
-  canSubscribe(): AuthzVerdict {
-    return 'allow';
+  /**
+   * mosquitto 2.0.11's acl_file grants every SUBSCRIBE and filters each message (canRead).
+   * Culex does the same for wildcard filters, but a filter without wildcards names exactly one
+   * topic: when the client may never read it, the SUBACK says so (3.1.1 0x80, v5 0x87) instead
+   * of granting a subscription that can never deliver. Deliveries are the same either way.
+   */
+  canSubscribe(client: ClientIdentity, filter: string): AuthzVerdict {
+    if (filter.includes('+') || filter.includes('#')) return 'allow';
+    return this.canRead(client, filter) ? 'allow' : 'deny';
   }
 
   canRead(client: ClientIdentity, topic: string): boolean {
