@@ -32,6 +32,9 @@ function culexConf() {
     'max_inflight_messages: 0',
     'max_queued_messages: 1000000',
     'sys_interval: 0',
+    // a config file turns anonymous access off by default; the other brokers allow it too
+    'allow_anonymous: true',
+    'http_port: -1',
     '',
   ].join('\n');
 }
