@@ -93,3 +93,12 @@ export function proxyV2(address: string, port = 40000): Buffer {
   header.writeUInt16BE(port, 24);
   return header;
 }
+
+/** `promise`, or a rejection naming `what` after `ms`: a broken transport fails a test instead of hanging it. */
+export function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { testCa, type TestCa } from '../../test/helpers/test-ca.js';
 import { waitFor } from '../../test/helpers/wait-for.js';
-import { EchoHandler, collect, prefixedStream, proxyV1, proxyV2, tcpConnect } from './echo-handler.test-support.js';
+import { EchoHandler, collect, prefixedStream, proxyV1, proxyV2, tcpConnect, within } from './echo-handler.test-support.js';
+import { SharedConnectionLimit } from './admission.js';
 import { TransportError } from './errors.js';
 import { startListener, type ListenerOptions, type RunningListener } from './listeners.js';
 import type { TlsFileOptions } from './tls.js';
@@ -55,6 +56,7 @@ describe('listeners', () => {
     socket.write('hello');
     await waitFor(() => got.data().toString() === 'hello', { message: 'the echo' });
     assert.deepEqual(handler.accepted[0]?.meta, { remoteAddress: '127.0.0.1', listener: listener.name });
+    listener.reload(); // nothing to reload on a plain listener, and no error
     socket.destroy();
   });
 
@@ -111,7 +113,7 @@ describe('listeners', () => {
       let send: (s: string) => void;
       if (type === 'tls') {
         const tls = tlsConnect({ socket: stream, ca: ca_, servername: 'localhost' });
-        await new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
+        await within(new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject)), 'the TLS handshake');
         const got = collect(tls);
         reply = () => got.data().toString();
         send = (s) => tls.write(s);
@@ -119,7 +121,7 @@ describe('listeners', () => {
         const ws = new WebSocket(`${type}://127.0.0.1:${listener.address().port}/mqtt`, ['mqtt'], {
           createConnection: () => (type === 'wss' ? tlsConnect({ socket: stream, ca: ca_, servername: 'localhost' }) : stream) as never,
         });
-        await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        await within(new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject)), 'the WebSocket upgrade');
         const chunks: Buffer[] = [];
         ws.on('message', (m: Buffer) => chunks.push(m));
         reply = () => Buffer.concat(chunks).toString();
@@ -130,6 +132,19 @@ describe('listeners', () => {
       assert.equal(handler.accepted[0]?.meta.remoteAddress, '192.0.2.77');
       assert.equal(handler.accepted[0]?.meta.listener, listener.name);
       raw.destroy();
+    });
+  }
+
+  for (const type of ['tls', 'ws', 'wss'] as const) {
+    test(`${type}: a client that connects and stays silent is dropped after handshakeTimeoutMs`, async () => {
+      const listener = await start(new EchoHandler(), { type, port: 0, handshakeTimeoutMs: 150, proxyProtocol: type === 'wss', ...(type !== 'ws' ? { tls: tlsFiles() } : {}) });
+      const socket = await tcpConnect(listener.address().port);
+      const state = collect(socket);
+      // behind a proxy, the header alone does not start the clock over
+      if (type === 'wss') socket.write(proxyV1('192.0.2.5'));
+      await waitFor(() => state.closed(), { message: 'the silent socket to be closed' });
+      await waitFor(() => listener.counters.current === 0, { message: 'its slot to be released' });
+      assert.equal(listener.counters.tlsHandshakeFailures, type === 'ws' ? 0 : 1);
     });
   }
 
@@ -180,6 +195,20 @@ describe('listeners', () => {
     assert.equal(rated.counters.refusedRate, 1);
     assert.equal(rated.counters.accepted, 2);
     for (const s of sockets) s.destroy();
+  });
+
+  test('the broker-wide limit is shared across listeners', async () => {
+    const handler = new EchoHandler();
+    const shared = new SharedConnectionLimit(1);
+    const tcp = await start(handler, { type: 'tcp', port: 0, sharedLimit: shared });
+    const ws = await start(handler, { type: 'ws', port: 0, sharedLimit: shared });
+    const first = await tcpConnect(tcp.address().port);
+    await waitFor(() => shared.current === 1, { message: 'the first connection to count' });
+    const refused = collect(await tcpConnect(ws.address().port));
+    await waitFor(() => refused.closed(), { message: 'the connection to the other listener to be refused' });
+    assert.equal(ws.counters.refusedBrokerMaxConnections, 1);
+    first.destroy();
+    await waitFor(() => shared.current === 0, { message: 'the slot to be released' });
   });
 
   test('close(): stops accepting, ends sockets waiting for a PROXY header, and resolves', async () => {

@@ -39,8 +39,12 @@ export interface ListenerOptions extends AdmissionLimits {
   proxyTimeoutMs?: number | undefined;
   /** tls/wss: certificate files and client-certificate policy. */
   tls?: TlsFileOptions | undefined;
-  /** tls/wss: an unfinished handshake is dropped after this long; default 10000 ms. */
-  tlsHandshakeTimeoutMs?: number | undefined;
+  /**
+   * A connection that stays silent this long before it is ready for MQTT (during the TLS
+   * handshake, or before the WebSocket upgrade) is dropped; default 10000 ms. Like Node's
+   * own TLS handshake timeout it is an idle timeout. The MQTT phase has connect_timeout.
+   */
+  handshakeTimeoutMs?: number | undefined;
   /** ws/wss: largest WebSocket message. */
   maxWebSocketMessageBytes?: number | undefined;
   /** The broker-wide max_connections, shared by all listeners. */
@@ -75,10 +79,9 @@ export interface RunningListener {
 }
 
 export const DEFAULT_PROXY_TIMEOUT_MS = 5000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** After close(), how long connections get to end on their own before being destroyed. */
 const CLOSE_GRACE_MS = 2000;
-/** An HTTP(S) socket that sends nothing for this long before upgrading is closed. */
-const HTTP_IDLE_TIMEOUT_MS = 10_000;
 
 /** Starts a listener of any type; resolves once bound. Throws TransportError. */
 export async function startListener(handler: StreamHandler, options: ListenerOptions): Promise<RunningListener> {
@@ -93,7 +96,7 @@ export async function startListener(handler: StreamHandler, options: ListenerOpt
   let tlsOptions: TlsOptions | undefined;
   if (secure) {
     if (options.tls === undefined) throw new TransportError('LISTENER_OPTIONS_INVALID', provisional, 'a tls or wss listener needs certfile and keyfile');
-    tlsOptions = tlsServerOptions(provisional, options.tls, options.tlsHandshakeTimeoutMs);
+    tlsOptions = tlsServerOptions(provisional, options.tls, options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
   }
   const listener = new Listener(handler, options, provisional, tlsOptions);
   await listener.bind();
@@ -148,8 +151,9 @@ class Listener implements RunningListener {
         const path = options.path ?? DEFAULT_WS_PATH;
         const server = options.type === 'wss' ? createHttpsServer(tlsOptions ?? {}, plainHttpResponder(path)) : createHttpServer(plainHttpResponder(path));
         if (options.type === 'wss') this.#guardCertificates(server as TlsServer);
-        // ws clears this timeout once a socket is upgraded (ws.setSocket)
-        server.timeout = HTTP_IDLE_TIMEOUT_MS;
+        // a socket idle this long before its upgrade is destroyed; ws clears the timeout
+        // once the socket is upgraded (ws.setSocket)
+        server.timeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
         this.#ws = attachWebSocket(server, handler, {
           path,
           maxMessageBytes: options.maxWebSocketMessageBytes,
@@ -196,7 +200,7 @@ class Listener implements RunningListener {
   }
 
   reload(): void {
-    if (this.#inner === undefined || this.#options.tls === undefined) return;
+    if ((this.type !== 'tls' && this.type !== 'wss') || this.#options.tls === undefined) return;
     reloadTls(this.#inner as TlsServer, this.#name, this.#options.tls);
   }
 
@@ -295,6 +299,9 @@ class Listener implements RunningListener {
   }
 
   #onTlsError = (err: Error, socket: TLSSocket): void => {
+    // a tls.Server leaves the socket open after 'tlsClientError' (a handshake timeout
+    // would keep it forever); https.Server destroys it, and so do we
+    socket.destroy();
     this.#tlsFailures++;
     this.#logger?.debug({ listener: this.#name, remoteAddress: this.#peerAddress(socket), err: err.message }, 'TLS handshake failed');
   };

@@ -12,7 +12,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { WebSocket } from 'ws';
 import { testCa, type TestCa } from '../../test/helpers/test-ca.js';
 import { waitFor } from '../../test/helpers/wait-for.js';
-import { EchoHandler } from './echo-handler.test-support.js';
+import { EchoHandler, within } from './echo-handler.test-support.js';
 import { TransportError } from './errors.js';
 import { startListener, type RunningListener } from './listeners.js';
 
@@ -20,11 +20,11 @@ let ca: TestCa;
 const running: RunningListener[] = [];
 
 function connectTls(port: number, options: ConnectionOptions = {}): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
+  return within(new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(ca.caCert), servername: 'localhost', ...options });
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', reject);
-  });
+  }), 'the TLS handshake');
 }
 
 async function servedFingerprint(port: number): Promise<string | undefined> {
@@ -36,7 +36,7 @@ async function servedFingerprint(port: number): Promise<string | undefined> {
 
 /** Opens a wss connection and proves it works with an echo; rejects if the server drops it. */
 function wssEcho(port: number, client: { cert: string; key: string } | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return within(new Promise((resolve, reject) => {
     const ws = new WebSocket(`wss://127.0.0.1:${port}/mqtt`, ['mqtt'], {
       ca: readFileSync(ca.caCert),
       ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
@@ -48,7 +48,7 @@ function wssEcho(port: number, client: { cert: string; key: string } | undefined
     });
     ws.once('error', reject);
     ws.once('close', () => reject(new Error('closed before the echo')));
-  });
+  }), 'the wss echo');
 }
 
 describe('TLS listeners', () => {

@@ -23,9 +23,6 @@ export interface TlsFileOptions {
   minVersion?: TlsMinVersion | undefined;
 }
 
-/** A handshake that has not finished by then is dropped (Node's default is 120 s). */
-export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-
 const NODE_VERSION: Record<TlsMinVersion, 'TLSv1.2' | 'TLSv1.3'> = { 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' };
 
 /**
@@ -68,7 +65,8 @@ function readTlsFile(listener: string, key: string, path: string): Buffer {
 }
 
 /** Options for tls.createServer / https.createServer. */
-export function tlsServerOptions(listener: string, files: TlsFileOptions, handshakeTimeoutMs = DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS): TlsOptions {
+/** `handshakeTimeoutMs`: a handshake idle this long is dropped (Node's default is 120 s). */
+export function tlsServerOptions(listener: string, files: TlsFileOptions, handshakeTimeoutMs: number): TlsOptions {
   const requireCertificate = files.requireCertificate === true;
   return {
     ...readSecureContextOptions(listener, files),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { WebSocket } from 'ws';
 import { waitFor } from '../../test/helpers/wait-for.js';
-import { EchoHandler } from './echo-handler.test-support.js';
+import { EchoHandler, within } from './echo-handler.test-support.js';
 import { startListener, type RunningListener } from './listeners.js';
 import { attachWebSocket, selectSubprotocol } from './ws.js';
 
@@ -17,7 +17,7 @@ interface Opened {
 }
 
 function open(url: string, protocols?: string[]): Promise<Opened> {
-  return new Promise((resolve, reject) => {
+  return within(new Promise((resolve, reject) => {
     const ws = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols);
     const received: Buffer[] = [];
     ws.on('message', (m: Buffer) => received.push(m));
@@ -29,7 +29,7 @@ function open(url: string, protocols?: string[]): Promise<Opened> {
       res.on('end', () => reject(new Error(`HTTP ${res.statusCode}: ${body.trim()}`)));
     });
     ws.once('error', (err) => reject(err));
-  });
+  }), `the WebSocket upgrade of ${url}`);
 }
 
 function httpGet(port: number, path: string): Promise<{ status: number; headers: Record<string, unknown> }> {
@@ -103,7 +103,7 @@ describe('MQTT over WebSocket', () => {
     const c = await open(`${base}/mqtt`, ['mqtt']);
     const accepted = handler.accepted.at(-1);
     c.ws.send('{"not":"mqtt"}');
-    const closed = await c.close;
+    const closed = await within(c.close, 'the close');
     assert.equal(closed.code, 1003);
     await waitFor(() => accepted?.closed === true, { message: 'the server stream to close' });
   });
@@ -111,7 +111,7 @@ describe('MQTT over WebSocket', () => {
   test('a message over maxWebSocketMessageBytes closes the connection (1009)', async () => {
     const c = await open(`${base}/mqtt`, ['mqtt']);
     c.ws.send(Buffer.alloc(64 * 1024 + 1));
-    assert.equal((await c.close).code, 1009);
+    assert.equal((await within(c.close, 'the close')).code, 1009);
   });
 
   test('4 MiB in small messages and back: backpressure both ways loses nothing', async () => {

@@ -14,7 +14,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createBroker, type CulexBroker } from '../../src/app/create-broker.js';
 import type { AuthResult, Authenticator, ConnectInfo } from '../../src/core/ports.js';
 import type { ListenerOptions, ListenerType, RunningListener } from '../../src/transports/listeners.js';
-import { proxyV1, proxyV2, tcpConnect } from '../../src/transports/echo-handler.test-support.js';
+import { proxyV1, proxyV2, tcpConnect, within } from '../../src/transports/echo-handler.test-support.js';
 import { TestClient } from '../helpers/mqtt-test-client.js';
 import { SERVER_EXTENSIONS, issueCertificate, testCa, type TestCa } from '../helpers/test-ca.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -180,7 +180,7 @@ describe('listener features end to end', () => {
     const got = new Promise<string>((resolve) => client.on('message', (t, p) => t === topic && resolve(p.toString())));
     await client.subscribeAsync(topic, { qos: 1 });
     await client.publishAsync(topic, 'still here', { qos: 1 });
-    assert.equal(await got, 'still here');
+    assert.equal(await within(got, 'the round trip'), 'still here');
   }
 
   test('tls require_certificate: another CA\'s certificate is refused at the handshake, a good client keeps working and is described to the authenticator', async () => {
@@ -219,7 +219,7 @@ describe('listener features end to end', () => {
       const connack = client.connect({ clientId, username: 'alice', password: Buffer.from(USERS.alice as string) });
       if (version === 'v1') socket.uncork();
       assert.equal((await connack).reasonCode, 0);
-      assert.equal(await connected, expected);
+      assert.equal(await within(connected, 'the clientConnected event'), expected);
       assert.equal(auth.seen.find((i) => i.clientId === clientId)?.remoteAddress, expected);
       await client.publish('proxy/ok', 'x', 1);
       client.destroy();
