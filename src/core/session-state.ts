@@ -3,6 +3,7 @@
 import type { QoS } from '../protocol/types.js';
 import type { Message } from './message.js';
 import { Deque } from './deque.js';
+import { InflightWindow } from './inflight-window.js';
 import type { ClientIdentity } from './ports.js';
 
 export interface SubscriptionOptions {
@@ -33,8 +34,8 @@ export interface OutgoingInflight {
 export interface SessionState {
   readonly clientId: string;
   readonly subscriptions: Map<string, SubscriptionOptions>;
-  /** Outgoing QoS 1/2 packets not yet completed, in send order. */
-  readonly inflight: Map<number, OutgoingInflight>;
+  /** Outgoing QoS 1/2 packets not yet completed, by packet id, in send order (not a Map: see inflight-window.ts). */
+  readonly inflight: InflightWindow;
   /** QoS 1/2 messages waiting for an inflight slot or for the client to come back. */
   readonly queue: Deque<Delivery>;
   /** Incoming QoS 2 packet ids received but not yet released (PUBREL). */
@@ -61,7 +62,7 @@ export function createSessionState(clientId: string, expiryInterval: number): Se
     clientId,
     expiryInterval,
     subscriptions: new Map(),
-    inflight: new Map(),
+    inflight: new InflightWindow(),
     queue: new Deque(),
     incomingQos2: new Set(),
     nextPacketId: 1,
