@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { runPasswd } from '../../src/cli/passwd.js';
 import { testCa, type TestCa } from '../helpers/test-ca.js';
-import { requireTool, run, startCliBroker, tempDir, type CliBroker } from './support.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { requireTool, run, runMosquittoPub, startCliBroker, startMosquittoSub, removeDir, tempDir, type CliBroker } from './support.js';
 import { PassThrough } from 'node:stream';
 
 const PYTHON = '/usr/bin/python3';
@@ -97,34 +98,23 @@ describe('TLS with real clients (culex from a config file)', () => {
 
   after(async () => {
     await broker?.dispose();
+    if (dir !== undefined) removeDir(dir);
   });
 
   async function waitForListeners(b: CliBroker, count: number): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (listeningPorts(b).size < count + 1) {
-      if (Date.now() > deadline) throw new Error(`listeners did not all start: ${b.child.describe()}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    // the MQTT listeners and the HTTP server each print a "listening" line
+    await waitFor(() => listeningPorts(b).size >= count + 1, { timeoutMs: 10_000, message: () => `listeners to start: ${b.child.describe()}` });
   }
 
   test('mosquitto_sub --cafile -u -P receives what mosquitto_pub sends over TLS; a wrong password is refused', async () => {
     const port = String(ports.get('tls:auto1'));
     const tls = ['-h', '127.0.0.1', '-p', port, '--cafile', ca.caCert, '-u', 'alice', '-P', 's3cret'];
-    const sub = run('mosquitto_sub', [...tls, '-t', 'tls/chat', '-q', '1', '-C', '1', '-W', '10', '-i', 'mq-tls-sub'], 15_000);
-    // the subscription must exist before the publish: retry the publish until the sub is done
-    let published = 0;
-    const deadline = Date.now() + 10_000;
-    let result = await Promise.race([sub, new Promise<undefined>((resolve) => setTimeout(resolve, 300, undefined))]);
-    while (result === undefined && Date.now() < deadline) {
-      const pub = await run('mosquitto_pub', [...tls, '-t', 'tls/chat', '-q', '1', '-m', 'hello over tls'], 10_000);
-      assert.equal(pub.exit?.code, 0, pub.describe());
-      published++;
-      result = await Promise.race([sub, new Promise<undefined>((resolve) => setTimeout(resolve, 300, undefined))]);
-    }
-    const done = result ?? (await sub);
-    assert.equal(done.exit?.code, 0, done.describe());
-    assert.equal(done.stdout.trim(), 'hello over tls');
-    assert.ok(published >= 1);
+    // resolves once the SUBACK is in, so the publish cannot race the subscription
+    const sub = await startMosquittoSub(requireTool('stdbuf'), requireTool('mosquitto_sub'), [...tls, '-t', 'tls/chat', '-q', '1', '-C', '1', '-i', 'mq-tls-sub']);
+    await runMosquittoPub(requireTool('mosquitto_pub'), [...tls, '-t', 'tls/chat', '-q', '1', '-m', 'hello over tls']);
+    const exit = await sub.exited;
+    assert.equal(exit.code, 0, sub.describe());
+    assert.match(sub.stdout, /^hello over tls$/m);
 
     const wrong = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '--cafile', ca.caCert, '-u', 'alice', '-P', 'nope', '-t', 'tls/chat', '-m', 'x'], 10_000);
     assert.notEqual(wrong.exit?.code, 0, wrong.describe());

@@ -26,8 +26,10 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
   // what the CONNACK announced is binding on the client [MQTT-3.2.2-11/14]
   if (qos > ctx.settings.maxQos) throw new BrokerError('QOS_NOT_SUPPORTED', `QoS ${qos} above Maximum QoS ${ctx.settings.maxQos}`);
   if (publish.retain && !ctx.settings.retainAvailable) throw new BrokerError('RETAIN_NOT_SUPPORTED', 'retained messages are not available');
+  // the session owner (set at CONNECT) is this connection's identity: no object per PUBLISH
+  const owner = client.state.owner ?? { clientId: client.state.clientId, username: conn.username, identity: conn.identity };
   const verdict = ctx.deps.authorizer.canPublish(
-    { clientId: client.state.clientId, username: conn.username, identity: conn.identity },
+    owner,
     topic,
     qos,
     publish.retain,
