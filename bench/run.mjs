@@ -22,7 +22,7 @@ const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [o
 
   --quick               short smoke run: 0.5 s warm-up, 2 s windows; not written to RESULTS.md
   --only LIST           brokers, comma-separated: culex,mosquitto,aedes (env BENCH_ONLY)
-  --scenarios LIST      fanin-q0,fanin-q1,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
+  --scenarios LIST      fanin-q0,fanin-q1,fanin-q1-durable,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
   --warmup S            warm-up seconds per scenario (default 1; quick 0.5)
   --duration S          measured seconds per scenario (default 5; quick 2)
   --repeat N            rounds; each broker × scenario runs N times, interleaved, and the
@@ -164,7 +164,7 @@ async function runOne(def, info, sc, o, loadgen) {
   if (missing) return { ok: false, startFailed: true, error: `failed to start: ${missing}` };
   if (info.startFailed) return { ok: false, startFailed: true, error: 'failed to start (see its first scenario)' };
   const port = await freePort();
-  const b = await startBroker(def, port, BROKER_CORE);
+  const b = await startBroker(def, port, BROKER_CORE, sc.broker ?? {});
   if (!b.ok) {
     info.startFailed = true;
     return { ok: false, startFailed: true, error: `failed to start: ${b.reason}` };

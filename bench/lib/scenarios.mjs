@@ -24,6 +24,16 @@ export function scenarios(o) {
       rows: [{ label: `fan-in QoS 1: 10 pubs (window ${o.window}) → 1 sub on \`bench/#\``, unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
     },
     {
+      // durability: the subscriber keeps a persistent session, so every message is stored
+      // for it before the publisher's PUBACK (Culex: SQLite, one transaction per loop turn).
+      // mosquitto with `persistence true` only writes its file at autosave or shutdown, and
+      // aedes runs with its default in-memory persistence: neither stores per message.
+      id: 'fanin-q1-durable',
+      broker: { persistence: true },
+      args: [...tp, '--pubs', 10, '--subs', 1, '--qos', 1, '--sub-clean', 0, '--pub-topic', 'bench/in/%d', '--sub-filter', 'bench/#'],
+      rows: [{ label: `fan-in QoS 1 to a persistent session, persistence on (window ${o.window})`, unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
       id: 'fanout',
       args: [...tp, '--pubs', 1, '--subs', 50, '--qos', 0, '--pub-topic', 'bench/fanout', '--sub-filter', 'bench/fanout', '--expect', 50],
       rows: [{ label: 'fan-out QoS 0: 1 pub → 50 subs', unit: 'deliveries/s', better: 'higher', value: rate, fmt: kilo }],

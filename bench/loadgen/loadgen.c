@@ -100,6 +100,7 @@ static int o_port = 0;
 static int o_mode = MODE_THROUGHPUT;
 static int o_pubs = 1, o_subs = 1, o_conns = 0;
 static int o_qos = 0;
+static int o_sub_clean = 1; /* 0: subscribers keep a persistent session (clean session 0) */
 static int o_payload = 64;
 static double o_warmup = 2.0, o_duration = 10.0, o_settle = 2.0;
 static double o_drain_quiet = 0.5, o_drain_max = 5.0;
@@ -264,7 +265,8 @@ static void queue_connect(conn_t *c) {
   b->len += varint(b->buf + b->len, rl);
   put_str(b, "MQTT");
   b->buf[b->len++] = 4;    /* protocol level 3.1.1 */
-  b->buf[b->len++] = 0x02; /* clean session */
+  /* clean session, except for subscribers asked to keep a persistent session */
+  b->buf[b->len++] = (c->role == ROLE_SUB && !o_sub_clean) ? 0x00 : 0x02;
   b->buf[b->len++] = 0;    /* keepalive 0 */
   b->buf[b->len++] = 0;
   put_str(b, c->client_id);
@@ -612,7 +614,7 @@ static void on_tick(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port N [--host H] [--mode throughput|latency|idle]\n"
-          "  [--pubs P] [--subs S] [--conns N] [--qos 0|1] [--payload BYTES]\n"
+          "  [--pubs P] [--subs S] [--conns N] [--qos 0|1] [--sub-clean 0|1] [--payload BYTES]\n"
           "  [--warmup S] [--duration S] [--settle S] [--window N] [--rate MSGS_PER_S]\n"
           "  [--pub-topic FMT(%%d=publisher)] [--sub-filter FMT(%%d=subscriber)] [--expect N]\n"
           "  [--broker-pid PID] [--concurrency N] [--setup-timeout S] [--chunk BYTES]\n"
@@ -649,6 +651,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--subs")) o_subs = atoi(v);
     else if (!strcmp(a, "--conns")) o_conns = atoi(v);
     else if (!strcmp(a, "--qos")) o_qos = atoi(v);
+    else if (!strcmp(a, "--sub-clean")) o_sub_clean = atoi(v);
     else if (!strcmp(a, "--payload")) o_payload = atoi(v);
     else if (!strcmp(a, "--warmup")) o_warmup = atof(v);
     else if (!strcmp(a, "--duration")) o_duration = atof(v);

@@ -14,6 +14,7 @@ export interface BrokerFlags {
   config?: string | undefined;
   mosquittoConf?: string | undefined;
   data?: string | undefined;
+  persistence?: string | undefined;
   logLevel?: string | undefined;
 }
 
@@ -31,7 +32,7 @@ export function isLoopback(address: string): boolean {
   return isIP(address) === 4 && address.startsWith('127.');
 }
 
-type FlagKey = 'port' | 'host' | 'http_port' | 'persistence_location' | 'log_level';
+type FlagKey = 'port' | 'host' | 'http_port' | 'persistence_location' | 'persistence' | 'log_level';
 
 function flagValue(flag: string, key: FlagKey, raw: string): number | boolean | string {
   const numeric = key === 'port' || key === 'http_port';
@@ -64,6 +65,7 @@ export function resolveCliConfig(flags: BrokerFlags): ResolvedCliConfig {
   set('host', 'host', flags.host);
   set('http-port', 'http_port', flags.httpPort);
   set('data', 'persistence_location', flags.data);
+  set('persistence', 'persistence', flags.persistence);
   set('log-level', 'log_level', flags.logLevel);
   if (localOnly && overrides.host === undefined) overrides.host = LOCAL_HOST;
 

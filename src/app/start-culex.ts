@@ -11,6 +11,7 @@ import { TopicRules } from '../adapters/authz/topic-rules.js';
 import { openDatabase } from '../adapters/sqlite/database.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import { TokenStore } from '../adapters/tokens/token-store.js';
+import { SqliteDurableStore } from '../adapters/sqlite/durable-store.js';
 import { listenerName, resolveHttpBindAddress, resolveListeners } from '../config/effective.js';
 import type { CulexConfig, ListenerConfig } from '../config/schema.js';
 import type { Authenticator, Authorizer, Logger } from '../core/ports.js';
@@ -84,6 +85,7 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
   const rules = config.topic_rules !== null ? new TopicRules(config.topic_rules) : undefined;
   const db = openDatabase(config.persistence_location);
   const tokens = new TokenStore(db);
+  const durable = config.persistence === 'sqlite' ? new SqliteDurableStore(db, { sync: config.persistence_sync }) : undefined;
 
   const standard = new StandardAuthenticator({
     allowAnonymous: config.allow_anonymous,
@@ -105,6 +107,7 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
     clock,
     authenticator,
     ...(authorizer !== undefined ? { authorizer } : {}),
+    ...(durable !== undefined ? { durable } : {}),
   });
   const shared = new SharedConnectionLimit(config.max_connections);
   const started: StartedListener[] = [];

@@ -19,6 +19,8 @@ const USAGE = `usage: culex [options]                          start the broker
   --config FILE         YAML config file (keys named as in mosquitto.conf; see docs/configuration.md)
   --mosquitto-conf FILE read a mosquitto.conf instead of a YAML file
   --data DIR            data directory (default ./data)
+  --persistence MODE    sqlite (default: sessions, queues, retained messages and wills
+                        survive restarts, in DIR/culex.db) or memory
   --log-level L         fatal, error, warn, info, debug, trace, silent (default info)
   --version             print the version
   --help                this text
@@ -44,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
         config: { type: 'string' },
         'mosquitto-conf': { type: 'string' },
         data: { type: 'string' },
+        persistence: { type: 'string' },
         'log-level': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -73,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
       config: text('config'),
       mosquittoConf: text('mosquitto-conf'),
       data: text('data'),
+      persistence: text('persistence'),
       logLevel: text('log-level'),
     });
   } catch (err) {

@@ -257,8 +257,8 @@ class MosquittoReader {
         this.#once(line, this.#global.get(key));
         return set(key, this.#string(line));
       case 'persistence':
-        if (!this.#bool(line)) this.#warn(at, key, 'no effect: Culex has no such switch; its data directory is persistence_location');
-        return;
+        this.#once(line, this.#global.get(key));
+        return set(key, this.#bool(line) ? 'sqlite' : 'memory');
       case 'log_type': {
         const value = this.#token(line);
         if (!LOG_TYPES.includes(value)) throw this.#error(line, `must be one of ${LOG_TYPES.join(', ')}, got "${value}"`);

@@ -14,6 +14,11 @@ export const TLS_VERSIONS: readonly TlsVersion[] = ['tlsv1.2', 'tlsv1.3'];
 export type DenyAction = 'disconnect' | 'ignore';
 export const DENY_ACTIONS: readonly DenyAction[] = ['disconnect', 'ignore'];
 
+export type PersistenceMode = 'sqlite' | 'memory';
+export const PERSISTENCE_MODES: readonly PersistenceMode[] = ['sqlite', 'memory'];
+export type PersistenceSync = 'normal' | 'full';
+export const PERSISTENCE_SYNCS: readonly PersistenceSync[] = ['normal', 'full'];
+
 const MAX_U32 = 4294967295;
 
 /** The top-level keys whose value is one scalar. */
@@ -22,7 +27,9 @@ export const CONFIG_KEYS = {
   host: { type: 'string', default: '0.0.0.0', doc: 'Address the MQTT listener binds to; also the address of every listener whose bind_address is empty.' },
   http_port: { type: 'int', min: -1, max: 65535, default: 8080, doc: 'Port of the HTTP server (dashboard, REST API, MQTT over WebSocket at /mqtt); -1 = no HTTP server.' },
   http_bind_address: { type: 'string', default: '', doc: 'Address the HTTP server binds to; empty = the address of the first MQTT listener.' },
-  persistence_location: { type: 'string', default: './data', doc: 'Data directory (same as --data).' },
+  persistence_location: { type: 'string', default: './data', doc: 'Data directory (same as --data): culex.db (API tokens, and with `persistence: sqlite` the sessions, queued messages, retained messages and wills).' },
+  persistence: { type: 'string', oneOf: PERSISTENCE_MODES, default: 'sqlite', doc: 'Where sessions, queued and in-flight QoS 1/2 messages, retained messages and wills live: sqlite (in culex.db; survives restarts and crashes; a PUBLISH is acknowledged once stored) or memory (lost on restart). mosquitto.conf `persistence true|false` maps onto this (same as --persistence).' },
+  persistence_sync: { type: 'string', oneOf: PERSISTENCE_SYNCS, default: 'normal', doc: 'sqlite only. normal: what was acknowledged survives a crash of the process (kill -9); full: it also survives a power loss, at the cost of an fsync per event-loop turn that writes.' },
   log_level: { type: 'string', default: 'info', oneOf: LOG_LEVELS, doc: 'Log level of the structured (JSON) log on stdout.' },
   allow_anonymous: { type: 'bool', default: false, doc: 'Accept clients that give no user name. With no config file at all Culex runs like mosquitto 2 in local only mode (listeners on 127.0.0.1, anonymous clients allowed); once a config file is given this defaults to false.' },
   password_file: { type: 'string', path: true, default: '', doc: 'Password file in mosquitto_passwd format; a relative path is relative to this file. Empty = none.' },

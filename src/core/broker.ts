@@ -19,6 +19,9 @@ import { SysTopics } from './sys-topics.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { setLongTimeout } from './long-timer.js';
 import { NEVER_EXPIRES } from './session-state.js';
+import { Durability } from './durability.js';
+import { rebuildSession, willBuilder, willDelayMs } from './durable-restore.js';
+import type { DurableSnapshot } from './ports.js';
 
 /** A message published through the embedding API. */
 export interface PublishOptions {
@@ -49,6 +52,7 @@ export class Broker implements BrokerContext {
   readonly clients = new Map<string, ClientRef>();
   readonly subscriptions = new TopicTrie<SubscriberEntry>();
   readonly sharedSubscriptions = new SharedSubscriptions();
+  readonly durability: Durability;
 
   readonly #router: Router;
   readonly #dispatch: DispatchTable = createDispatchTable();
@@ -70,7 +74,10 @@ export class Broker implements BrokerContext {
     this.deps = deps;
     this.stats = createStats(deps.clock.now());
     this.#router = new Router(this.subscriptions);
-    this.#restoreSessions();
+    this.durability = new Durability(deps.durable, deps.clock, deps.logger);
+    if (deps.durable !== undefined) this.#restoreDurable(deps.durable.load());
+    else this.#restoreSessions();
+    this.durability.start();
     this.#sys = settings.sysInterval > 0 ? new SysTopics(this) : undefined;
     this.#sys?.start();
   }
@@ -110,11 +117,13 @@ export class Broker implements BrokerContext {
     if (pending !== undefined) {
       pending.timer.clear();
       ref.pendingWill = undefined;
+      this.durability.willGone(ref.state.clientId);
       this.publish(pending.build());
     }
     // leave its share groups and hand their unfinished deliveries to other members [MQTT-4.8.2-5]
     this.sharedSubscriptions.sessionEnded(this, ref);
     const clientId = ref.state.clientId;
+    this.durability.sessionDeleted(ref.state);
     for (const filter of ref.state.subscriptions.keys()) this.subscriptions.remove(filter, clientId);
     ref.state.subscriptions.clear();
     ref.state.queue.clear();
@@ -144,6 +153,11 @@ export class Broker implements BrokerContext {
       const current = ref !== undefined && ref.connection === conn;
       if (current) ref.connection = undefined;
       if (publishWill && conn.will !== undefined) this.#publishWill(conn, current ? ref : undefined);
+      else if (conn.will !== undefined) {
+        // discarded by a clean DISCONNECT [MQTT-3.14.4-3] (or not sent at shutdown)
+        conn.will = undefined;
+        if (current) this.durability.willGone(ref.state.clientId);
+      }
       // shared-subscription deliveries it had not finished go to members still online
       if (current) this.sharedSubscriptions.memberOffline(this, ref);
       if (current) this.#sessionOffline(ref);
@@ -170,9 +184,15 @@ export class Broker implements BrokerContext {
       conn.close('server_shutting_down', { sendWill: false, disconnectCode: ReasonCode.SERVER_SHUTTING_DOWN });
     }
     this.#flushAll();
+    this.durability.stop();
   }
 
   readonly #flushAll = (): void => {
+    // what the packets below confirm must be stored first; if the store fails, wait
+    if (!this.durability.commit()) {
+      this.deps.clock.setTimeout(this.#flushAll, 100);
+      return;
+    }
     this.#flushScheduled = false;
     const list = this.#dirty;
     this.#dirty = this.#spare;
@@ -185,6 +205,7 @@ export class Broker implements BrokerContext {
   #retain(message: Message): void {
     const store = this.deps.retained;
     if (message.payload.length === 0) {
+      if (store.get(message.topic) !== undefined) this.durability.unretained(message.topic);
       store.delete(message.topic);
       return;
     }
@@ -194,6 +215,7 @@ export class Broker implements BrokerContext {
     }
     ownPayload(message);
     store.set(message);
+    this.durability.retained(message);
   }
 
   /** Retained messages for a filter; expired ones are removed instead [MQTT-3.3.2-5]. */
@@ -204,7 +226,12 @@ export class Broker implements BrokerContext {
       if (message.expiresAt !== undefined && message.expiresAt <= now) (expired ??= []).push(message.topic);
       else visit(message);
     });
-    if (expired !== undefined) for (const topic of expired) this.deps.retained.delete(topic);
+    if (expired !== undefined) {
+      for (const topic of expired) {
+        this.deps.retained.delete(topic);
+        this.durability.unretained(topic);
+      }
+    }
   }
 
   /** Back online: the session no longer expires, and a delayed will is cancelled [MQTT-3.1.3-9]. */
@@ -215,13 +242,17 @@ export class Broker implements BrokerContext {
     ref.pendingWill = undefined;
   }
 
-  /** The connection of a session ended: end the session now, or when it expires. */
-  #sessionOffline(ref: ClientRef): void {
+  /** The connection of a session ended (`sinceMs` ago): end the session now, or when it expires. */
+  #sessionOffline(ref: ClientRef, sinceMs = 0): void {
     const interval = ref.state.expiryInterval;
-    if (interval === 0) {
+    const left = interval * 1000 - sinceMs;
+    if (interval === 0 || (interval !== NEVER_EXPIRES && left <= 0)) {
       this.discardSession(ref);
-    } else if (interval !== NEVER_EXPIRES) {
-      ref.expiryTimer = setLongTimeout(this.deps.clock, interval * 1000, () => {
+      return;
+    }
+    if (sinceMs === 0) this.durability.sessionChanged(ref.state, this.deps.clock.now());
+    if (interval !== NEVER_EXPIRES) {
+      ref.expiryTimer = setLongTimeout(this.deps.clock, left, () => {
         ref.expiryTimer = undefined;
         if (ref.connection === undefined) this.discardSession(ref);
       });
@@ -232,31 +263,36 @@ export class Broker implements BrokerContext {
     const will = conn.will;
     if (will === undefined) return;
     conn.will = undefined;
-    const identity = { clientId: conn.clientId ?? '', username: conn.username, identity: conn.identity };
-    if (this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain) !== 'allow') return;
-    let properties: Properties | undefined;
-    const delay = will.properties?.willDelayInterval ?? 0;
-    if (will.properties !== undefined) {
-      // the Will Delay Interval is for the broker, not the subscribers
-      const { willDelayInterval: _delay, ...rest } = will.properties;
-      properties = Object.keys(rest).length > 0 ? rest : undefined;
-    }
-    // built when it is published: its expiry interval starts then (section 3.1.3.2.4)
-    const build = (): Message =>
-      createMessage(will.topic, will.payload, will.qos, will.retain, properties, conn.clientId, this.#expiresAt(properties));
-    // delayed only while the session outlives the connection; discardSession sends it early
-    if (delay > 0 && ref !== undefined && ref.state.expiryInterval > 0) {
-      ref.pendingWill?.timer.clear();
-      ref.pendingWill = {
-        build,
-        timer: setLongTimeout(this.deps.clock, delay * 1000, () => {
-          ref.pendingWill = undefined;
-          this.publish(build());
-        }),
-      };
+    const clientId = conn.clientId ?? '';
+    const identity = { clientId, username: conn.username, identity: conn.identity };
+    if (this.deps.authorizer.canPublish(identity, will.topic, will.qos, will.retain) !== 'allow') {
+      this.durability.willGone(clientId);
       return;
     }
+    const build = willBuilder(will, conn.clientId, () => this.deps.clock.now());
+    const delay = willDelayMs(will);
+    // delayed only while the session outlives the connection; discardSession sends it early
+    if (delay > 0 && ref !== undefined && ref.state.expiryInterval > 0) {
+      const { topic, payload, qos, retain, properties } = will;
+      this.durability.willSaved({ clientId, topic, payload, qos, retain, properties, fireAt: this.deps.clock.now() + delay });
+      this.#delayWill(ref, build, delay);
+      return;
+    }
+    this.durability.willGone(clientId);
     this.publish(build());
+  }
+
+  /** A will that waits for its Will Delay Interval [MQTT-3.1.3-9]; a reconnect cancels it. */
+  #delayWill(ref: ClientRef, build: () => Message, ms: number): void {
+    ref.pendingWill?.timer.clear();
+    ref.pendingWill = {
+      build,
+      timer: setLongTimeout(this.deps.clock, ms, () => {
+        ref.pendingWill = undefined;
+        this.durability.willGone(ref.state.clientId);
+        this.publish(build());
+      }),
+    };
   }
 
   /** Absolute expiry time of a message with a v5 Message Expiry Interval. */
@@ -265,14 +301,58 @@ export class Broker implements BrokerContext {
     return seconds === undefined ? undefined : this.deps.clock.now() + seconds * 1000;
   }
 
-  /** Rebuilds the live index from stored sessions (a durable store may hold some at startup). */
+  /** Rebuilds the live index from the sessions in the (in-memory) session store. */
   #restoreSessions(): void {
-    for (const state of this.deps.sessions.all()) {
+    for (const state of this.deps.sessions.all()) this.#index(createClientRef(state));
+  }
+
+  #index(ref: ClientRef): void {
+    const state = ref.state;
+    this.clients.set(state.clientId, ref);
+    for (const [filter, options] of state.subscriptions) {
+      if (!this.sharedSubscriptions.restore(filter, ref, options)) this.subscriptions.add(filter, state.clientId, { client: ref, options });
+    }
+  }
+
+  /**
+   * Startup with a durable store: retained messages, then sessions, then wills. A session
+   * that was online when the broker stopped went offline then (the last markAlive), so its
+   * expiry counts from that moment, across the downtime; so do delayed wills. A will whose
+   * connection was up is sent as for any lost connection (after its delay, if its session
+   * persists).
+   */
+  #restoreDurable(snapshot: DurableSnapshot): void {
+    const now = this.deps.clock.now();
+    const durability = this.durability;
+    durability.startAfter(snapshot.maxMessageId);
+    for (const message of snapshot.retained) {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) durability.unretained(message.topic);
+      else this.deps.retained.set(message);
+    }
+    const stoppedAt = Math.min(snapshot.lastAlive ?? now, now);
+    const offline: [ClientRef, number][] = [];
+    for (const stored of snapshot.sessions) {
+      const state = rebuildSession(durability, stored);
+      this.deps.sessions.set(state);
       const ref = createClientRef(state);
-      this.clients.set(state.clientId, ref);
-      for (const [filter, options] of state.subscriptions) {
-        if (!this.sharedSubscriptions.restore(filter, ref, options)) this.subscriptions.add(filter, state.clientId, { client: ref, options });
+      this.#index(ref);
+      const since = stored.record.disconnectedAt ?? stoppedAt;
+      if (stored.record.disconnectedAt === undefined) durability.sessionChanged(state, since);
+      offline.push([ref, Math.max(0, now - since)]);
+    }
+    for (const will of snapshot.wills) {
+      durability.restoredWill(will.clientId);
+      const ref = this.clients.get(will.clientId);
+      const build = willBuilder(will, will.clientId, () => this.deps.clock.now());
+      const dueAt = will.fireAt ?? stoppedAt + willDelayMs(will);
+      if (ref !== undefined && dueAt > now && willDelayMs(will) > 0) {
+        if (will.fireAt === undefined) durability.willSaved({ ...will, fireAt: dueAt });
+        this.#delayWill(ref, build, dueAt - now);
+      } else {
+        durability.willGone(will.clientId);
+        this.publish(build());
       }
     }
+    for (const [ref, since] of offline) this.#sessionOffline(ref, since);
   }
 }

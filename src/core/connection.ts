@@ -138,6 +138,17 @@ export class Connection {
     this.#flushScheduled = false;
     const count = this.#pending.length;
     if (count === 0 || this.#stream.destroyed) return;
+    // acks and PUBLISHes leave only once what they confirm is stored (durability.ts); the
+    // broker's flush commits first, so this matters for the direct flush of close(): a
+    // closing connection whose batch could not be stored drops its bytes (the client resends)
+    if (!this.#ctx.durability.commit()) {
+      if (this.state === 'closed') this.#pending = [];
+      else {
+        this.#flushScheduled = true;
+        this.#ctx.scheduleFlush(this);
+      }
+      return;
+    }
     const out = count === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending, this.#pendingBytes);
     this.#pending = [];
     this.#ctx.stats.bytesSent += this.#pendingBytes;

@@ -10,6 +10,7 @@ import type { Connection } from './connection.js';
 import type { BrokerEvents } from './events.js';
 import type { SharedSubscriptions } from './shared-subscriptions.js';
 import type { CloseReason } from './errors.js';
+import type { Durability } from './durability.js';
 
 /** The broker's live handle on one session: its state and, while online, its connection. */
 export interface ClientRef {
@@ -54,6 +55,8 @@ export interface BrokerContext {
   readonly subscriptions: TopicTrie<SubscriberEntry>;
   /** `$share/{name}/{filter}` groups and their member sessions (MQTT 5.0 section 4.8.2). */
   readonly sharedSubscriptions: SharedSubscriptions;
+  /** Writes what must survive a restart to the durable store, if there is one. */
+  readonly durability: Durability;
   /** Routes a message to every matching subscriber and updates the retained store. */
   publish(message: Message): void;
   /** Retained messages matching a filter, skipping (and deleting) expired ones. */

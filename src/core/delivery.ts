@@ -40,6 +40,7 @@ export function deliver(ctx: BrokerContext, client: ClientRef, delivery: Deliver
   }
   ownPayload(delivery.message);
   state.queue.push(delivery);
+  if (state.durable) ctx.durability.queued(state, delivery);
 }
 
 function mayRead(authorizer: Authorizer, client: ClientRef, topic: string): boolean {
@@ -57,6 +58,7 @@ export function drainQueue(ctx: BrokerContext, client: ClientRef): void {
     const delivery = queue.shift() as Delivery;
     // not yet on its way: an expired message is deleted for this subscriber [MQTT-3.3.2-5]
     if (!expired(ctx, delivery)) sendInflight(ctx, client, conn, delivery);
+    else if (client.state.durable) ctx.durability.finished(client.state, delivery);
   }
 }
 
@@ -98,15 +100,18 @@ function expired(ctx: BrokerContext, delivery: Delivery): boolean {
 }
 
 function sendInflight(ctx: BrokerContext, client: ClientRef, conn: Connection, delivery: Delivery): void {
-  const packetId = allocatePacketId(client.state);
+  const state = client.state;
+  const packetId = allocatePacketId(state);
   const bytes = encodeDelivery(ctx, conn, delivery, packetId, false);
   if (bytes === undefined) {
     // too large for this client: dropped as if delivered [MQTT-3.1.2-25]
     ctx.stats.publishDropped++;
+    if (state.durable) ctx.durability.finished(state, delivery);
     return;
   }
   ownPayload(delivery.message);
-  client.state.inflight.set(packetId, { packetId, delivery, stage: 'publish' });
+  state.inflight.set(packetId, { packetId, delivery, stage: 'publish' });
+  if (state.durable) ctx.durability.sent(state, delivery, packetId);
   conn.sendBytes(bytes);
   ctx.stats.publishSent++;
 }

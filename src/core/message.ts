@@ -18,6 +18,10 @@ export interface Message {
    * (v5 ? 2 : 0) + (retain ? 1 : 0). Filled lazily by the delivery code.
    */
   readonly qos0Bytes: (Buffer | undefined)[];
+  /** Id in the durable store while some stored delivery carries it; 0 = not stored (durability.ts). */
+  storeId: number;
+  /** Stored deliveries that carry it: the stored copy is deleted with the last one. */
+  storeRefs: number;
 }
 
 export function createMessage(
@@ -29,7 +33,7 @@ export function createMessage(
   origin: string | undefined,
   expiresAt?: number,
 ): Message {
-  return { topic, payload, qos, retain, properties, origin, expiresAt, qos0Bytes: [undefined, undefined, undefined, undefined] };
+  return { topic, payload, qos, retain, properties, origin, expiresAt, qos0Bytes: [undefined, undefined, undefined, undefined], storeId: 0, storeRefs: 0 };
 }
 
 /** A payload view smaller than this share of its backing memory gets its own copy. */

@@ -2,7 +2,7 @@
 // these; adapters/ implement them and app/ wires the concrete ones in.
 import type { Properties, ProtocolVersion, QoS } from '../protocol/types.js';
 import type { Message } from './message.js';
-import type { SessionState } from './session-state.js';
+import type { SessionState, SubscriptionOptions } from './session-state.js';
 
 /** Time and timers, injectable so keepalive and expiry can be tested with a fake clock. */
 export interface Clock {
@@ -156,4 +156,91 @@ export interface Authorizer {
    * leak topics the client may not read). Must be synchronous and cheap.
    */
   canRead?(client: ClientIdentity, topic: string): boolean;
+}
+
+/** A session as the durable store keeps it (without its messages). */
+export interface SessionRecord {
+  clientId: string;
+  /** Seconds; see SessionState.expiryInterval. */
+  expiryInterval: number;
+  owner: ClientIdentity | undefined;
+  /** Clock time (ms) the session went offline; undefined while it has a connection. */
+  disconnectedAt: number | undefined;
+}
+
+/** One message on its way to one stored session: queued (packetId 0) or in flight. */
+export interface DeliveryRecord {
+  /** Order within the session: the queue, and the resend order of what is in flight. */
+  seq: number;
+  /** The stored message (DurableStore.saveMessage) it carries. */
+  messageId: number;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIdentifiers: number[] | undefined;
+  shareGroup: string | undefined;
+  /** 0 while queued. */
+  packetId: number;
+  stage: 'publish' | 'pubrel';
+}
+
+/** A will kept across restarts: of a live connection (fireAt undefined) or delayed. */
+export interface WillRecord {
+  clientId: string;
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  /** The will's properties as sent in CONNECT (Will Delay Interval included). */
+  properties: Properties | undefined;
+  /** Clock time (ms) a delayed will is due; undefined while its connection is up. */
+  fireAt: number | undefined;
+}
+
+/** Everything a durable store holds, read once when the broker starts. */
+export interface DurableSnapshot {
+  sessions: {
+    record: SessionRecord;
+    subscriptions: [filter: string, options: SubscriptionOptions][];
+    /** In seq order; each carries its message (one Message object per stored message). */
+    deliveries: { record: DeliveryRecord; message: Message }[];
+    incomingQos2: number[];
+  }[];
+  retained: Message[];
+  wills: WillRecord[];
+  /** Highest stored message id (new ids continue above it). */
+  maxMessageId: number;
+  /** The last time (ms) the broker said it was alive (markAlive); undefined on a new store. */
+  lastAlive: number | undefined;
+}
+
+/**
+ * Where sessions, retained messages and wills survive a restart. The broker calls the
+ * write methods as its state changes and commit() before any packet that depends on them
+ * leaves (a PUBACK, PUBREC, SUBACK or CONNACK): so what a client was told is stored, is.
+ * Writes between two commits form one batch (one transaction). Only sessions that outlive
+ * their connection (expiry interval > 0) are written. Methods must not throw for a missing
+ * row (a delete of something already gone is a no-op).
+ */
+export interface DurableStore {
+  load(): DurableSnapshot;
+  saveSession(record: SessionRecord): void;
+  /** Deletes the session with its subscriptions, deliveries and incoming QoS 2 ids. */
+  deleteSession(clientId: string): void;
+  saveSubscription(clientId: string, filter: string, options: SubscriptionOptions): void;
+  deleteSubscription(clientId: string, filter: string): void;
+  saveMessage(id: number, message: Message): void;
+  deleteMessage(id: number): void;
+  saveDelivery(clientId: string, record: DeliveryRecord): void;
+  updateDelivery(clientId: string, seq: number, packetId: number, stage: 'publish' | 'pubrel'): void;
+  deleteDelivery(clientId: string, seq: number): void;
+  saveIncomingQos2(clientId: string, packetId: number): void;
+  deleteIncomingQos2(clientId: string, packetId: number): void;
+  saveRetained(message: Message): void;
+  deleteRetained(topic: string): void;
+  saveWill(record: WillRecord): void;
+  deleteWill(clientId: string): void;
+  /** Records that the broker is alive at `now` (so a restart knows when a crash happened). */
+  markAlive(now: number): void;
+  /** Makes every write since the last commit durable; throws if it cannot. */
+  commit(): void;
 }

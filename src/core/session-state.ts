@@ -22,6 +22,8 @@ export interface Delivery {
   subscriptionIdentifiers: number[] | undefined;
   /** Set when a shared subscription chose this session: the group's `$share/{name}/{filter}` (see shared-subscriptions.ts). */
   shareGroup?: string;
+  /** Its order in a durable session (durability.ts); unset for sessions that are not stored. */
+  seq?: number;
 }
 
 export interface OutgoingInflight {
@@ -52,6 +54,10 @@ export interface SessionState {
    * read checks (Authorizer.canRead) use it, also while the session is offline.
    */
   owner: ClientIdentity | undefined;
+  /** True while the session is written to the durable store (durability.ts). */
+  durable: boolean;
+  /** Next DeliveryRecord.seq of a durable session. */
+  nextSeq: number;
 }
 
 /** The v5 value that means "the session does not expire". */
@@ -67,6 +73,8 @@ export function createSessionState(clientId: string, expiryInterval: number): Se
     incomingQos2: new Set(),
     nextPacketId: 1,
     owner: undefined,
+    durable: false,
+    nextSeq: 1,
   };
 }
 

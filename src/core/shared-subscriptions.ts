@@ -216,14 +216,22 @@ export class SharedSubscriptions {
       if (group === undefined) continue;
       if (this.#dispatch(ctx, group, delivery.message, client, onlineOnly)) (moved ??= []).push(entry);
     }
-    if (moved !== undefined) for (const entry of moved) state.inflight.delete(entry.packetId);
+    if (moved !== undefined) {
+      for (const entry of moved) {
+        state.inflight.delete(entry.packetId);
+        if (state.durable) ctx.durability.finished(state, entry.delivery);
+      }
+    }
 
     const queue = state.queue;
     const count = queue.length;
     for (let i = 0; i < count; i++) {
       const delivery = queue.shift() as Delivery;
       const group = delivery.shareGroup === undefined ? undefined : this.#groups.get(delivery.shareGroup);
-      if (group !== undefined && this.#dispatch(ctx, group, delivery.message, client, onlineOnly)) continue;
+      if (group !== undefined && this.#dispatch(ctx, group, delivery.message, client, onlineOnly)) {
+        if (state.durable) ctx.durability.finished(state, delivery);
+        continue;
+      }
       queue.push(delivery);
     }
   }

@@ -19,16 +19,16 @@ test("mosquitto's Docker no-auth config: one listener, anonymous allowed, no HTT
   assert.deepEqual(warnings, []);
 });
 
-test("mosquitto's snap default config: local only mode, with warnings for persistence false and user", () => {
+test("mosquitto's snap default config: local only mode, persistence false keeps state in memory, a warning for user", () => {
   const file = fixture('snap-default.conf');
   const { config, warnings } = readMosquittoConf(file);
-  assert.deepEqual(config, { host: '127.0.0.1', port: 1883, allow_anonymous: true, http_port: -1 });
+  assert.deepEqual(config, { host: '127.0.0.1', port: 1883, allow_anonymous: true, http_port: -1, persistence: 'memory' });
   assert.deepEqual(
     warnings.map((w) => [w.line, w.key]),
-    [[2, 'persistence'], [3, 'user'], [undefined, undefined]],
+    [[3, 'user'], [undefined, undefined]],
   );
-  assert.match(warnings[1]!.text, new RegExp(`^${file.replace(/[.]/g, '\\.')}:3: user: no effect: `));
-  assert.match(warnings[2]!.message, /local only mode/);
+  assert.match(warnings[0]!.text, new RegExp(`^${file.replace(/[.]/g, '\\.')}:3: user: no effect: `));
+  assert.match(warnings[1]!.message, /local only mode/);
 });
 
 test("a broker test config of mosquitto's: the deprecated port key, max_queued_messages 0, max_queued_bytes", () => {
@@ -49,6 +49,7 @@ test('a production config: listeners, TLS with client certificates, WebSockets, 
     allow_anonymous: false,
     password_file: '/etc/mosquitto/passwd',
     acl_file: '/etc/mosquitto/acl',
+    persistence: 'sqlite',
     persistence_location: '/var/lib/mosquitto/',
     persistent_client_expiration: 14 * 86400,
     log_level: 'info',
@@ -97,7 +98,8 @@ test('per_listener_settings true folds into one set when every listener has the 
 test("Debian's /etc/mosquitto/mosquitto.conf: local only mode, its data directory, warnings for pid_file and log_dest", () => {
   const file = requireFile('/etc/mosquitto/mosquitto.conf', 'apt-get install mosquitto');
   const { config, warnings, files } = readMosquittoConf(file);
-  assert.deepEqual(config, { persistence_location: '/var/lib/mosquitto/', host: '127.0.0.1', port: 1883, allow_anonymous: true, http_port: -1 });
+  // Debian's file says `persistence true`: Culex keeps state in SQLite there
+  assert.deepEqual(config, { persistence: 'sqlite', persistence_location: '/var/lib/mosquitto/', host: '127.0.0.1', port: 1883, allow_anonymous: true, http_port: -1 });
   assert.deepEqual(keysOf(warnings), ['pid_file', 'log_dest', undefined]);
   assert.equal(files[0], file);
 });

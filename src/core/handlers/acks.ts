@@ -16,6 +16,7 @@ export function handlePubackOrPubcomp(ctx: BrokerContext, conn: Connection, pack
   if (entry === undefined || entry.delivery.qos !== expected) return;
   if (expected === 2 && entry.stage !== 'pubrel') return;
   client.state.inflight.delete(ack.packetId);
+  if (client.state.durable) ctx.durability.finished(client.state, entry.delivery);
   drainQueue(ctx, client);
 }
 
@@ -29,10 +30,12 @@ export function handlePubrec(ctx: BrokerContext, conn: Connection, packet: Packe
     if (ack.reasonCode >= 0x80) {
       // v5: the client refused the message; the flow ends here (MQTT 5.0 section 4.3.3)
       client.state.inflight.delete(ack.packetId);
+      if (client.state.durable) ctx.durability.finished(client.state, entry.delivery);
       drainQueue(ctx, client);
       return;
     }
     entry.stage = 'pubrel';
+    if (client.state.durable) ctx.durability.released(client.state, entry);
     conn.send({ type: PacketType.PUBREL, packetId: ack.packetId, reasonCode: 0 });
     return;
   }
@@ -41,11 +44,12 @@ export function handlePubrec(ctx: BrokerContext, conn: Connection, packet: Packe
 }
 
 /** PUBREL: release an incoming QoS 2 packet id and answer PUBCOMP (section 4.3.3, method B). */
-export function handlePubrel(_ctx: BrokerContext, conn: Connection, packet: Packet): void {
+export function handlePubrel(ctx: BrokerContext, conn: Connection, packet: Packet): void {
   const ack = packet as AckPacket;
   const client = conn.client;
   if (client === undefined) return;
   const known = client.state.incomingQos2.delete(ack.packetId);
+  if (known && client.state.durable) ctx.durability.incomingReleased(client.state, ack.packetId);
   const code = known || conn.protocolVersion !== 5 ? ReasonCode.SUCCESS : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND;
   conn.send({ type: PacketType.PUBCOMP, packetId: ack.packetId, reasonCode: code });
 }

@@ -162,6 +162,7 @@ function accept(
     ctx.resumeSessionTimers(client);
   }
   client.state.owner = { clientId, username: connect.username, identity: conn.identity };
+  ctx.durability.sessionChanged(client.state, undefined);
   if (v5) readClientLimits(conn, connect.properties);
   bind(ctx, conn, client, connect, keepAlive);
 
@@ -225,6 +226,12 @@ function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: 
   conn.client = client;
   // the will lives as long as the connection: copy it out of the read chunk it points into
   conn.will = connect.will === undefined ? undefined : { ...connect.will, payload: Buffer.from(connect.will.payload) };
+  // a crash is a lost connection too: the will is stored so a restart can send it
+  const will = conn.will;
+  if (will !== undefined) {
+    const { topic, payload, qos, retain, properties } = will;
+    ctx.durability.willSaved({ clientId: client.state.clientId, topic, payload, qos, retain, properties, fireAt: undefined });
+  } else ctx.durability.willGone(client.state.clientId);
   conn.markConnected();
   conn.startKeepalive(keepAlive);
   ctx.stats.clientsConnected++;

@@ -53,7 +53,10 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
     if (v5 && ctx.settings.maxInflightMessages > 0 && incoming.size >= ctx.settings.maxInflightMessages) {
       throw new BrokerError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${ctx.settings.maxInflightMessages} QoS 2 messages unreleased`);
     }
-    if (allowed && formatOk) incoming.add(packetId);
+    if (allowed && formatOk) {
+      incoming.add(packetId);
+      if (client.state.durable) ctx.durability.incomingAdded(client.state, packetId);
+    }
   }
 
   if (allowed && formatOk) {

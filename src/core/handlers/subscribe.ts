@@ -64,6 +64,7 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
     // a subscription to an existing filter replaces it [MQTT-3.8.4-3]
     const existed = client.state.subscriptions.has(filter);
     client.state.subscriptions.set(filter, options);
+    if (client.state.durable) ctx.durability.subscribed(client.state, filter, options);
     if (shared?.valid === true) {
       // the session joins the group (or updates its options there); no retained
       // messages for a shared subscription (section 3.8.4)
@@ -89,6 +90,7 @@ export function handleUnsubscribe(ctx: BrokerContext, conn: Connection, packet: 
   for (const filter of unsubscribe.topicFilters) {
     const existed = client.state.subscriptions.delete(filter);
     if (existed) {
+      if (client.state.durable) ctx.durability.unsubscribed(client.state, filter);
       // leaving a shared subscription; the group goes with its last member (section 3.10.4)
       if (isSharedSubscription(filter)) ctx.sharedSubscriptions.leave(filter, client);
       else ctx.subscriptions.remove(filter, client.state.clientId);
