@@ -15,6 +15,8 @@ export interface BrokerFlags {
   mosquittoConf?: string | undefined;
   data?: string | undefined;
   persistence?: string | undefined;
+  cluster?: string | undefined;
+  nodeId?: string | undefined;
   logLevel?: string | undefined;
 }
 
@@ -32,7 +34,7 @@ export function isLoopback(address: string): boolean {
   return isIP(address) === 4 && address.startsWith('127.');
 }
 
-type FlagKey = 'port' | 'host' | 'http_port' | 'persistence_location' | 'persistence' | 'log_level';
+type FlagKey = 'port' | 'host' | 'http_port' | 'persistence_location' | 'persistence' | 'cluster' | 'node_id' | 'log_level';
 
 function flagValue(flag: string, key: FlagKey, raw: string): number | boolean | string {
   const numeric = key === 'port' || key === 'http_port';
@@ -66,6 +68,8 @@ export function resolveCliConfig(flags: BrokerFlags): ResolvedCliConfig {
   set('http-port', 'http_port', flags.httpPort);
   set('data', 'persistence_location', flags.data);
   set('persistence', 'persistence', flags.persistence);
+  set('cluster', 'cluster', flags.cluster);
+  set('node-id', 'node_id', flags.nodeId);
   set('log-level', 'log_level', flags.logLevel);
   if (localOnly && overrides.host === undefined) overrides.host = LOCAL_HOST;
 

@@ -10,7 +10,7 @@ import { SystemClock } from '../adapters/system/system-clock.js';
 import { Broker, type PublishOptions } from '../core/broker.js';
 import type { BrokerEventMap } from '../core/events.js';
 import type { BrokerSettings } from '../core/options.js';
-import type { AuthMethod, Authenticator, ConnectionMeta, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
+import type { AuthMethod, Authenticator, ClusterLink, ConnectionMeta, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
 import type { BrokerStats } from '../core/stats.js';
 import { startListener, type ListenerOptions, type RunningListener } from '../transports/listeners.js';
 import { listenTcp } from '../transports/tcp.js';
@@ -24,6 +24,8 @@ export interface CreateBrokerOptions extends Partial<BrokerSettings> {
   retained?: RetainedStore;
   /** Where sessions, retained messages and wills survive restarts (e.g. SqliteDurableStore); none = memory only. */
   durable?: DurableStore;
+  /** Makes the broker one node of a cluster (e.g. RedisClusterLink). */
+  cluster?: ClusterLink;
   authenticator?: Authenticator;
   authorizer?: Authorizer;
   /** MQTT 5 enhanced authentication methods (e.g. ScramSha256); a CONNECT naming another gets CONNACK 0x8C. */
@@ -36,7 +38,7 @@ export class CulexBroker {
   readonly #listeners: RunningListener[] = [];
 
   constructor(options: CreateBrokerOptions = {}) {
-    const { logger, clock, sessions, retained, durable, authenticator, authorizer, authMethods, ...settings } = options;
+    const { logger, clock, sessions, retained, durable, cluster, authenticator, authorizer, authMethods, ...settings } = options;
     this.#broker = new Broker({
       version: packageVersion(),
       ...settings,
@@ -49,6 +51,7 @@ export class CulexBroker {
         authorizer: authorizer ?? new AllowAllAuthorizer(),
         authMethods: authMethods ?? [],
         ...(durable !== undefined ? { durable } : {}),
+        ...(cluster !== undefined ? { cluster } : {}),
       },
     });
   }

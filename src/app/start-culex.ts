@@ -12,6 +12,8 @@ import { openDatabase } from '../adapters/sqlite/database.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import { TokenStore } from '../adapters/tokens/token-store.js';
 import { SqliteDurableStore } from '../adapters/sqlite/durable-store.js';
+import { RedisClusterLink } from '../adapters/redis/cluster-link.js';
+import { hostname } from 'node:os';
 import { listenerName, resolveHttpBindAddress, resolveListeners } from '../config/effective.js';
 import type { CulexConfig, ListenerConfig } from '../config/schema.js';
 import type { Authenticator, Authorizer, Logger } from '../core/ports.js';
@@ -85,6 +87,10 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
   const rules = config.topic_rules !== null ? new TopicRules(config.topic_rules) : undefined;
   const db = openDatabase(config.persistence_location);
   const tokens = new TokenStore(db);
+  const cluster =
+    config.cluster === ''
+      ? undefined
+      : new RedisClusterLink({ url: config.cluster, nodeId: config.node_id !== '' ? config.node_id : defaultNodeId(), logger });
   const durable = config.persistence === 'sqlite' ? new SqliteDurableStore(db, { sync: config.persistence_sync }) : undefined;
 
   const standard = new StandardAuthenticator({
@@ -108,6 +114,7 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
     authenticator,
     ...(authorizer !== undefined ? { authorizer } : {}),
     ...(durable !== undefined ? { durable } : {}),
+    ...(cluster !== undefined ? { cluster } : {}),
   });
   const shared = new SharedConnectionLimit(config.max_connections);
   const started: StartedListener[] = [];
@@ -161,4 +168,9 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
     await close();
     throw err;
   }
+}
+
+/** "<host name>-<pid>", reduced to the characters a node id may have. */
+function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 64);
 }

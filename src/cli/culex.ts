@@ -21,6 +21,8 @@ const USAGE = `usage: culex [options]                          start the broker
   --data DIR            data directory (default ./data)
   --persistence MODE    sqlite (default: sessions, queues, retained messages and wills
                         survive restarts, in DIR/culex.db) or memory
+  --cluster URL         redis://host:port: run as one node of a cluster sharing that Redis
+  --node-id NAME        this node's name in the cluster (default <host name>-<pid>)
   --log-level L         fatal, error, warn, info, debug, trace, silent (default info)
   --version             print the version
   --help                this text
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<void> {
         'mosquitto-conf': { type: 'string' },
         data: { type: 'string' },
         persistence: { type: 'string' },
+        cluster: { type: 'string' },
+        'node-id': { type: 'string' },
         'log-level': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -77,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
       mosquittoConf: text('mosquitto-conf'),
       data: text('data'),
       persistence: text('persistence'),
+      cluster: text('cluster'),
+      nodeId: text('node-id'),
       logLevel: text('log-level'),
     });
   } catch (err) {

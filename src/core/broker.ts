@@ -21,7 +21,9 @@ import { setLongTimeout } from './long-timer.js';
 import { NEVER_EXPIRES } from './session-state.js';
 import { Durability } from './durability.js';
 import { rebuildSession, willBuilder, willDelayMs } from './durable-restore.js';
-import type { DurableSnapshot } from './ports.js';
+import type { ClusterHandlers, DurableSnapshot, TransferredSession } from './ports.js';
+import { Cluster } from './cluster.js';
+import { exportSession } from './session-transfer.js';
 
 /** A message published through the embedding API. */
 export interface PublishOptions {
@@ -53,6 +55,7 @@ export class Broker implements BrokerContext {
   readonly subscriptions = new TopicTrie<SubscriberEntry>();
   readonly sharedSubscriptions = new SharedSubscriptions();
   readonly durability: Durability;
+  readonly cluster: Cluster | undefined;
 
   readonly #router: Router;
   readonly #dispatch: DispatchTable = createDispatchTable();
@@ -75,9 +78,11 @@ export class Broker implements BrokerContext {
     this.stats = createStats(deps.clock.now());
     this.#router = new Router(this.subscriptions);
     this.durability = new Durability(deps.durable, deps.clock, deps.logger);
+    this.cluster = deps.cluster === undefined ? undefined : new Cluster(deps.cluster);
     if (deps.durable !== undefined) this.#restoreDurable(deps.durable.load());
     else this.#restoreSessions();
     this.durability.start();
+    deps.cluster?.start(this.#clusterHandlers());
     this.#sys = settings.sysInterval > 0 ? new SysTopics(this) : undefined;
     this.#sys?.start();
   }
@@ -106,7 +111,11 @@ export class Broker implements BrokerContext {
 
   publish(message: Message): void {
     if (message.retain) this.#retain(message);
-    this.#router.route(this, message);
+    if (this.cluster === undefined) this.#router.route(this, message);
+    else {
+      this.#router.routePlain(this, message);
+      this.cluster.route(this, message);
+    }
   }
 
   discardSession(ref: ClientRef): void {
@@ -120,9 +129,14 @@ export class Broker implements BrokerContext {
       this.durability.willGone(ref.state.clientId);
       this.publish(pending.build());
     }
+    const clientId = ref.state.clientId;
+    const cluster = this.cluster;
+    if (cluster !== undefined) {
+      for (const filter of ref.state.subscriptions.keys()) cluster.unsubscribed(filter);
+      cluster.link.sessionEnded(clientId);
+    }
     // leave its share groups and hand their unfinished deliveries to other members [MQTT-4.8.2-5]
     this.sharedSubscriptions.sessionEnded(this, ref);
-    const clientId = ref.state.clientId;
     this.durability.sessionDeleted(ref.state);
     for (const filter of ref.state.subscriptions.keys()) this.subscriptions.remove(filter, clientId);
     ref.state.subscriptions.clear();
@@ -185,6 +199,88 @@ export class Broker implements BrokerContext {
     }
     this.#flushAll();
     this.durability.stop();
+    await this.deps.cluster?.close();
+  }
+
+  /** Installs a session another node handed over: replaces any local copy, indexes it. */
+  adoptSession(session: TransferredSession): void {
+    const old = this.clients.get(session.record.clientId);
+    if (old !== undefined) this.#releaseSession(old);
+    const state = rebuildSession(this.durability, session, false);
+    this.deps.sessions.set(state);
+    this.#index(createClientRef(state));
+  }
+
+  /**
+   * Drops a session that lives on elsewhere now (handed to another node): no will, no
+   * hand-back of its shared deliveries (they moved with it), nothing left in the store.
+   */
+  #releaseSession(ref: ClientRef): void {
+    ref.expiryTimer?.clear();
+    ref.expiryTimer = undefined;
+    // the client is back, on another node: a delayed will is cancelled [MQTT-3.1.3-9]
+    ref.pendingWill?.timer.clear();
+    ref.pendingWill = undefined;
+    const state = ref.state;
+    this.durability.willGone(state.clientId);
+    this.durability.sessionDeleted(state);
+    for (const [filter] of state.subscriptions) {
+      this.cluster?.unsubscribed(filter);
+      if (!this.sharedSubscriptions.leave(filter, ref)) this.subscriptions.remove(filter, state.clientId);
+    }
+    state.subscriptions.clear();
+    state.queue.clear();
+    state.inflight.clear();
+    if (this.clients.get(state.clientId) === ref) this.clients.delete(state.clientId);
+    this.deps.sessions.delete(state.clientId);
+  }
+
+  #clusterHandlers(): ClusterHandlers {
+    const cluster = this.cluster as Cluster;
+    return {
+      routeAdded: (node, filter) => cluster.remoteRouteAdded(node, filter),
+      routeRemoved: (node, filter) => cluster.remoteRouteRemoved(node, filter),
+      nodeGone: (node) => cluster.nodeGone(node),
+      message: (message, plain, groups) => {
+        if (this.#closed) return;
+        if (plain) this.#router.routePlain(this, message);
+        for (const key of groups) this.sharedSubscriptions.dispatchGroup(this, key, message);
+      },
+      retained: (message) => {
+        this.deps.retained.set(message);
+        this.durability.retained(message);
+      },
+      unretained: (topic) => {
+        if (this.deps.retained.get(topic) === undefined) return;
+        this.deps.retained.delete(topic);
+        this.durability.unretained(topic);
+      },
+      takeover: (clientId) => {
+        const ref = this.clients.get(clientId);
+        if (ref === undefined) return undefined;
+        ref.connection?.close('session_taken_over', {
+          sendWill: true,
+          disconnectCode: ReasonCode.SESSION_TAKEN_OVER,
+          detail: 'client id connected to another node of the cluster',
+        });
+        // a session that ended with its connection is gone already
+        if (this.clients.get(clientId) !== ref) return undefined;
+        const session = exportSession(ref.state, this.deps.clock.now());
+        this.#releaseSession(ref);
+        return session;
+      },
+      localRoutes: () => cluster.localRoutes(),
+      localRetained: () => {
+        const all: Message[] = [];
+        this.deps.retained.match('#', (m) => all.push(m));
+        return all;
+      },
+      localSessions: () => this.clients.keys(),
+      dropSession: (clientId) => {
+        const ref = this.clients.get(clientId);
+        if (ref !== undefined && ref.connection === undefined) this.#releaseSession(ref);
+      },
+    };
   }
 
   readonly #flushAll = (): void => {
@@ -207,6 +303,7 @@ export class Broker implements BrokerContext {
     if (message.payload.length === 0) {
       if (store.get(message.topic) !== undefined) this.durability.unretained(message.topic);
       store.delete(message.topic);
+      if (this.cluster !== undefined && !message.topic.startsWith('$SYS/')) this.cluster.link.unretained(message.topic);
       return;
     }
     if (store.size >= this.settings.maxRetainedMessages && store.get(message.topic) === undefined) {
@@ -216,6 +313,7 @@ export class Broker implements BrokerContext {
     ownPayload(message);
     store.set(message);
     this.durability.retained(message);
+    if (this.cluster !== undefined && !message.topic.startsWith('$SYS/')) this.cluster.link.retained(message);
   }
 
   /** Retained messages for a filter; expired ones are removed instead [MQTT-3.3.2-5]. */
@@ -310,6 +408,7 @@ export class Broker implements BrokerContext {
     const state = ref.state;
     this.clients.set(state.clientId, ref);
     for (const [filter, options] of state.subscriptions) {
+      this.cluster?.subscribed(filter);
       if (!this.sharedSubscriptions.restore(filter, ref, options)) this.subscriptions.add(filter, state.clientId, { client: ref, options });
     }
   }

@@ -2,7 +2,7 @@
 // interface lets handlers stay free of the broker's construction and lifecycle.
 import type { TopicTrie } from '../topic/index.js';
 import type { Message } from './message.js';
-import type { TimerHandle } from './ports.js';
+import type { TimerHandle, TransferredSession } from './ports.js';
 import type { BrokerDeps, BrokerSettings } from './options.js';
 import type { SessionState, SubscriptionOptions } from './session-state.js';
 import type { BrokerStats } from './stats.js';
@@ -11,6 +11,7 @@ import type { BrokerEvents } from './events.js';
 import type { SharedSubscriptions } from './shared-subscriptions.js';
 import type { CloseReason } from './errors.js';
 import type { Durability } from './durability.js';
+import type { Cluster } from './cluster.js';
 
 /** The broker's live handle on one session: its state and, while online, its connection. */
 export interface ClientRef {
@@ -57,6 +58,10 @@ export interface BrokerContext {
   readonly sharedSubscriptions: SharedSubscriptions;
   /** Writes what must survive a restart to the durable store, if there is one. */
   readonly durability: Durability;
+  /** Set when this broker is one node of a cluster. */
+  readonly cluster: Cluster | undefined;
+  /** Installs a session another node handed over (replacing any local copy). */
+  adoptSession(session: TransferredSession): void;
   /** Routes a message to every matching subscriber and updates the retained store. */
   publish(message: Message): void;
   /** Retained messages matching a filter, skipping (and deleting) expired ones. */

@@ -8,19 +8,23 @@ import { createSessionState, type Delivery, type SessionState } from './session-
 
 export type StoredSession = DurableSnapshot['sessions'][number];
 
-/** The session as it was stored: subscriptions, queue, in-flight window, incoming QoS 2 ids. */
-export function rebuildSession(durability: Durability, stored: StoredSession): SessionState {
+/**
+ * The session as it was stored (`restored`: read back from this node's store, whose rows it
+ * keeps) or as another node handed it over (not stored here yet: the caller stores it).
+ */
+export function rebuildSession(durability: Durability, stored: StoredSession, restored = true): SessionState {
   const record = stored.record;
   const state = createSessionState(record.clientId, record.expiryInterval);
   state.owner = record.owner;
-  state.durable = true;
+  state.durable = restored;
   for (const [filter, options] of stored.subscriptions) state.subscriptions.set(filter, options);
   let maxSeq = 0;
   let lastPacketId = 0;
   // in seq order: the in-flight ones in the order they were sent, then the queue
   for (const { record: d, message } of stored.deliveries) {
-    durability.restoredReference(message, d.messageId);
-    const delivery: Delivery = { message, qos: d.qos, retain: d.retain, subscriptionIdentifiers: d.subscriptionIdentifiers, seq: d.seq };
+    if (restored) durability.restoredReference(message, d.messageId);
+    const delivery: Delivery = { message, qos: d.qos, retain: d.retain, subscriptionIdentifiers: d.subscriptionIdentifiers };
+    if (restored) delivery.seq = d.seq;
     if (d.shareGroup !== undefined) delivery.shareGroup = d.shareGroup;
     if (d.seq > maxSeq) maxSeq = d.seq;
     if (d.packetId === 0) state.queue.push(delivery);

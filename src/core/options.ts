@@ -1,7 +1,7 @@
 // Broker settings as core sees them. config/ maps the mosquitto-style keys of the YAML
 // file (max_inflight_messages, ...) onto these; defaults follow mosquitto where it has
 // the setting, except where mosquitto's default is "unbounded".
-import type { AuthMethod, Authenticator, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
+import type { AuthMethod, Authenticator, ClusterLink, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
 
 export interface BrokerSettings {
   /** Largest packet accepted, in bytes (max_packet_size). */
@@ -81,6 +81,8 @@ export interface BrokerDeps {
   authorizer: Authorizer;
   /** Where sessions, retained messages and wills survive restarts; none = memory only. */
   durable?: DurableStore;
+  /** Set to make this broker one node of a cluster (adapters/redis). */
+  cluster?: ClusterLink;
   /** MQTT 5 enhanced authentication methods, by Authentication Method name; none by default. */
   authMethods?: readonly AuthMethod[];
 }

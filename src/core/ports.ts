@@ -244,3 +244,52 @@ export interface DurableStore {
   /** Makes every write since the last commit durable; throws if it cannot. */
   commit(): void;
 }
+
+/** A session handed from one node to another (takeover across a cluster). */
+export type TransferredSession = DurableSnapshot['sessions'][number];
+
+/**
+ * The transport between the nodes of a cluster (adapters/redis). The core decides what
+ * goes where (core/cluster.ts); the link carries it and keeps the shared registries (live
+ * nodes, each node's routes, retained messages, which node holds which session).
+ */
+export interface ClusterLink {
+  readonly nodeId: string;
+  /** Connects and keeps reconnecting; calls `handlers` from then on. Does not wait for the first connection. */
+  start(handlers: ClusterHandlers): void;
+  routeAdded(filter: string): void;
+  routeRemoved(filter: string): void;
+  /** Sends a message to `node`, for its plain subscribers (`plain`) and the share groups named. */
+  forward(node: string, message: Message, plain: boolean, groups: readonly string[]): void;
+  retained(message: Message): void;
+  unretained(topic: string): void;
+  /**
+   * A client connects here: records this node as its session's holder and, when another
+   * live node held it, has that node close the client's connection there and hand the
+   * session over. Resolves undefined when there was nothing to take (or on timeout).
+   */
+  claimSession(clientId: string): Promise<TransferredSession | undefined>;
+  /** The session ended here (or moved away): drop the registry entry if it still names this node. */
+  sessionEnded(clientId: string): void;
+  /** Live nodes, this one included (for $SYS). */
+  members(): readonly string[];
+  close(): Promise<void>;
+}
+
+export interface ClusterHandlers {
+  routeAdded(node: string, filter: string): void;
+  routeRemoved(node: string, filter: string): void;
+  /** A node left (or its routes are about to be reloaded): forget all its routes. */
+  nodeGone(node: string): void;
+  message(message: Message, plain: boolean, groups: readonly string[]): void;
+  retained(message: Message): void;
+  unretained(topic: string): void;
+  /** Another node takes a client over: close it here and hand its session over (undefined: none to hand). */
+  takeover(clientId: string): TransferredSession | undefined;
+  /** The filters this node announces, and its retained messages and session ids (re-sent after a reconnect). */
+  localRoutes(): Iterable<string>;
+  localRetained(): Iterable<Message>;
+  localSessions(): Iterable<string>;
+  /** A restored session another live node now holds: drop it here. */
+  dropSession(clientId: string): void;
+}

@@ -22,6 +22,11 @@ export class Router {
   }
 
   route(ctx: BrokerContext, message: Message): number {
+    return this.routePlain(ctx, message) + ctx.sharedSubscriptions.route(ctx, message);
+  }
+
+  /** The plain (not shared) subscriptions only: a cluster routes the shared ones itself. */
+  routePlain(ctx: BrokerContext, message: Message): number {
     this.#epoch = (this.#epoch + 1) | 0;
     this.#message = message;
     const matched = this.#matched;
@@ -35,7 +40,7 @@ export class Router {
       deliver(ctx, client, { message, qos, retain: client.routeRetain, subscriptionIdentifiers: client.routeSubIds });
     }
     matched.length = 0;
-    return count + ctx.sharedSubscriptions.route(ctx, message);
+    return count;
   }
 
   #collect(entry: SubscriberEntry): void {

@@ -179,6 +179,22 @@ export class SharedSubscriptions {
     return count;
   }
 
+  /** Visits the key of every group whose filter matches `topic` (cluster routing). */
+  matchGroups(topic: string, visit: (key: string) => void): void {
+    if (this.#trie.size === 0) return;
+    this.#trie.match(topic, (group) => visit(group.key));
+  }
+
+  /** Sends `message` to one member of the group `key` (the cluster chose this node for it). */
+  dispatchGroup(ctx: BrokerContext, key: string, message: Message): boolean {
+    const group = this.#groups.get(key);
+    if (group === undefined) {
+      ctx.stats.publishDropped++;
+      return false;
+    }
+    return this.#dispatch(ctx, group, message, undefined, false);
+  }
+
   /**
    * A member's connection ended and its session persists: hand its queued shared
    * deliveries and unacknowledged QoS 1 ones to another online member of their group.

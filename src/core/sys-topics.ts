@@ -57,6 +57,11 @@ export class SysTopics {
       ['retained messages/count', ctx.deps.retained.size],
       ['store/messages/count', queued],
     ];
+    const cluster = ctx.cluster;
+    if (cluster !== undefined) {
+      const members = cluster.link.members();
+      values.push(['cluster/node', cluster.nodeId], ['cluster/nodes', members.length], ['cluster/members', [...members].sort().join(',')]);
+    }
     return new Map(values.map(([k, v]) => [`$SYS/broker/${k}`, String(v)]));
   }
 

@@ -131,7 +131,30 @@ function accept(
     return false;
   }
   conn.identity = auth.identity ?? connect.username;
+  const cluster = ctx.cluster;
+  if (cluster === undefined) return settle(ctx, conn, connect, clientId, keepAlive, connackProps);
+  // in a cluster, another node may hold the session (or the live connection): it closes
+  // the connection there and hands the session over before this one goes on [MQTT-3.1.4-2]
+  conn.hold();
+  cluster.link.claimSession(clientId).then(
+    (session) => {
+      if (session !== undefined) ctx.adoptSession(session);
+      if (conn.state === 'closed') return;
+      conn.state = 'new';
+      if (settle(ctx, conn, connect, clientId, keepAlive, connackProps)) conn.release();
+    },
+    (err: unknown) => {
+      ctx.deps.logger.error({ err, clientId }, 'cluster session claim failed');
+      if (conn.state === 'closed') return;
+      conn.state = 'new';
+      if (settle(ctx, conn, connect, clientId, keepAlive, connackProps)) conn.release();
+    },
+  );
+  return false;
+}
 
+/** The client is authenticated (and, in a cluster, its session is here): bind it to its session. */
+function settle(ctx: BrokerContext, conn: Connection, connect: ConnectPacket, clientId: string, keepAlive: number, connackProps: Properties): boolean {
   // take over a live connection with the same id [MQTT-3.1.4-2]
   let client = ctx.clients.get(clientId);
   if (client?.connection !== undefined) {

@@ -65,6 +65,7 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
     const existed = client.state.subscriptions.has(filter);
     client.state.subscriptions.set(filter, options);
     if (client.state.durable) ctx.durability.subscribed(client.state, filter, options);
+    if (!existed) ctx.cluster?.subscribed(filter);
     if (shared?.valid === true) {
       // the session joins the group (or updates its options there); no retained
       // messages for a shared subscription (section 3.8.4)
@@ -91,6 +92,7 @@ export function handleUnsubscribe(ctx: BrokerContext, conn: Connection, packet: 
     const existed = client.state.subscriptions.delete(filter);
     if (existed) {
       if (client.state.durable) ctx.durability.unsubscribed(client.state, filter);
+      ctx.cluster?.unsubscribed(filter);
       // leaving a shared subscription; the group goes with its last member (section 3.10.4)
       if (isSharedSubscription(filter)) ctx.sharedSubscriptions.leave(filter, client);
       else ctx.subscriptions.remove(filter, client.state.clientId);
