@@ -36,11 +36,28 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/**
+ * `--http-port -1`: node's parseArgs (Node 20) takes "-1" for an option and calls the flag
+ * ambiguous. A value that is a negative number is joined to its flag (`--http-port=-1`).
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       options: {
         port: { type: 'string' },
         host: { type: 'string' },

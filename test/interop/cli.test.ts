@@ -58,6 +58,21 @@ describe('culex CLI', () => {
     }
   });
 
+  test('--http-port -1 (a negative value after its flag) turns the HTTP server off', async () => {
+    const broker = await startCliBroker({ extraArgs: ['--http-port', '-1'] });
+    try {
+      const lines = broker.logs().filter((l) => l.msg === 'listening');
+      assert.ok(lines.length >= 1, broker.child.describe());
+      assert.deepEqual(
+        lines.filter((l) => String(l.listener).startsWith('http')),
+        [],
+        'no HTTP listener',
+      );
+    } finally {
+      await broker.dispose();
+    }
+  });
+
   test('SIGTERM shuts down cleanly: exit 0, "shutting down" then "stopped" logged', async () => {
     const broker = await startCliBroker();
     try {
