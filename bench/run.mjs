@@ -22,7 +22,7 @@ const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [o
 
   --quick               short smoke run: 0.5 s warm-up, 2 s windows; not written to RESULTS.md
   --only LIST           brokers, comma-separated: culex,mosquitto,aedes (env BENCH_ONLY)
-  --scenarios LIST      fanin-q0,fanin-q1,fanin-q1-durable,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
+  --scenarios LIST      fanin-q0,fanin-q1,fanin-q1-durable,cluster-fanin-q1,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
   --warmup S            warm-up seconds per scenario (default 1; quick 0.5)
   --duration S          measured seconds per scenario (default 5; quick 2)
   --repeat N            rounds; each broker × scenario runs N times, interleaved, and the
@@ -171,7 +171,8 @@ async function runOne(def, info, sc, o, loadgen) {
   }
   if (b.note) info.note = b.note;
   current = b;
-  const args = [...sc.args.map(String), '--port', String(port), '--broker-pid', String(b.pid)];
+  const args = [...sc.args.map(String), '--port', String(port), '--broker-pid', String(b.measuredPid())];
+  if (b.subPort !== undefined) args.push('--sub-port', String(b.subPort));
   const r = await runPinnedJson(GEN_CORE, loadgen, args, timeoutFor(o, sc.id));
   if (!b.alive()) {
     r.ok = false;

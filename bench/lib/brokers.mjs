@@ -60,6 +60,23 @@ export function brokers(root, tmp) {
         // a fresh directory per run: no session of an earlier run is restored
         rmSync(data, { recursive: true, force: true });
         mkdirSync(data, { recursive: true });
+        if (setup.cluster === true) {
+          // two nodes and their Redis, pinned like any broker; publishers on a, subscribers on b
+          const conf = join(tmp, 'culex.yaml');
+          writeFileSync(conf, culexConf(setup.persistence === true));
+          const pidFile = join(tmp, 'culex-cluster-a.pid');
+          rmSync(pidFile, { force: true });
+          const subPort = port + 1;
+          return {
+            cmd: process.execPath,
+            args: [join(root, 'bench/culex-cluster.mjs'), String(port), String(subPort), data, conf, pidFile],
+            note: null,
+            subPort,
+            measuredPid: () => Number(readFileSync(pidFile, 'utf8')),
+            // both nodes joined the cluster (the port opens before that)
+            readyLine: /^culex cluster:/m,
+          };
+        }
         const args = [join(root, 'bin/culex.js'), '--port', String(port), '--host', HOST, '--log-level', 'warn', '--data', data];
         if (attempt === 0) {
           const conf = join(tmp, 'culex.yaml');
@@ -117,16 +134,24 @@ export function brokers(root, tmp) {
 export async function startBroker(broker, port, core, setup = {}) {
   let lastReason = 'not started';
   for (let attempt = 0; attempt < broker.attempts; attempt++) {
-    const { cmd, args, note } = broker.command(port, attempt, setup);
+    const { cmd, args, note, subPort, measuredPid, readyLine } = broker.command(port, attempt, setup);
     const child = spawnPinned(core, cmd, args, { cwd: process.cwd() });
     const out = tail(child.stdout);
     const err = tail(child.stderr);
     child.on('error', () => {});
-    const ready = await waitForPort(child, port, HOST, 20000);
+    let ready = await waitForPort(child, port, HOST, 20000);
+    if (ready.ok && readyLine !== undefined) {
+      const deadline = Date.now() + 20000;
+      while (!readyLine.test(out.text) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (!readyLine.test(out.text)) ready = { ok: false, reason: `no ready line ${readyLine}` };
+    }
     if (ready.ok) {
       return {
         ok: true,
         pid: child.pid,
+        /** The process whose CPU and memory the generator reads (a cluster: node a). */
+        measuredPid: measuredPid ?? (() => child.pid),
+        subPort,
         note,
         alive: () => child.exitCode === null && child.signalCode === null,
         output: () => `${out.text}${err.text}`.trim(),

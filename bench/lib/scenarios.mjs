@@ -34,6 +34,15 @@ export function scenarios(o) {
       rows: [{ label: `fan-in QoS 1 to a persistent session, persistence on (window ${o.window})`, unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
     },
     {
+      // two Culex nodes sharing one Redis, all three processes on the broker's core (the same
+      // CPU budget as one broker): publishers on node a, the subscriber on node b, so every
+      // message crosses Redis. mosquitto and aedes have no cluster: their cell is one broker.
+      id: 'cluster-fanin-q1',
+      broker: { cluster: true },
+      args: [...tp, '--pubs', 10, '--subs', 1, '--qos', 1, '--pub-topic', 'bench/in/%d', '--sub-filter', 'bench/#'],
+      rows: [{ label: `fan-in QoS 1 across a two-node cluster (culex; others: one broker) (window ${o.window})`, unit: 'msg/s', better: 'higher', value: rate, fmt: kilo }],
+    },
+    {
       id: 'fanout',
       args: [...tp, '--pubs', 1, '--subs', 50, '--qos', 0, '--pub-topic', 'bench/fanout', '--sub-filter', 'bench/fanout', '--expect', 50],
       rows: [{ label: 'fan-out QoS 0: 1 pub → 50 subs', unit: 'deliveries/s', better: 'higher', value: rate, fmt: kilo }],

@@ -97,6 +97,7 @@ typedef struct conn {
 /* ---- options ---- */
 static const char *o_host = "127.0.0.1";
 static int o_port = 0;
+static int o_sub_port = 0; /* subscribers connect here when set (a second cluster node) */
 static int o_mode = MODE_THROUGHPUT;
 static int o_pubs = 1, o_subs = 1, o_conns = 0;
 static int o_qos = 0;
@@ -545,7 +546,7 @@ static void do_read(conn_t *c) {
 }
 
 /* ---- connection setup ---- */
-static struct sockaddr_in g_addr;
+static struct sockaddr_in g_addr, g_sub_addr;
 
 static void start_connect(conn_t *c) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -559,7 +560,8 @@ static void start_connect(conn_t *c) {
   c->events = EPOLLOUT;
   struct epoll_event e = { .events = EPOLLOUT, .data.ptr = c };
   if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &e) < 0) fail("epoll_ctl add: %s", strerror(errno));
-  if (connect(fd, (struct sockaddr *)&g_addr, sizeof g_addr) < 0 && errno != EINPROGRESS)
+  const struct sockaddr_in *to = (c->role == ROLE_SUB && o_sub_port > 0) ? &g_sub_addr : &g_addr;
+  if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
     fail("connect: %s", strerror(errno));
   g_started++;
   g_pending_connects++;
@@ -613,7 +615,7 @@ static void on_tick(void) {
 /* ---- main ---- */
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen --port N [--host H] [--mode throughput|latency|idle]\n"
+          "usage: loadgen --port N [--sub-port N] [--host H] [--mode throughput|latency|idle]\n"
           "  [--pubs P] [--subs S] [--conns N] [--qos 0|1] [--sub-clean 0|1] [--payload BYTES]\n"
           "  [--warmup S] [--duration S] [--settle S] [--window N] [--rate MSGS_PER_S]\n"
           "  [--pub-topic FMT(%%d=publisher)] [--sub-filter FMT(%%d=subscriber)] [--expect N]\n"
@@ -642,6 +644,7 @@ int main(int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(a, "--host")) o_host = v;
     else if (!strcmp(a, "--port")) o_port = atoi(v);
+    else if (!strcmp(a, "--sub-port")) o_sub_port = atoi(v);
     else if (!strcmp(a, "--mode")) {
       if (!strcmp(v, "throughput")) o_mode = MODE_THROUGHPUT;
       else if (!strcmp(v, "latency")) o_mode = MODE_LATENCY;
@@ -686,6 +689,8 @@ int main(int argc, char **argv) {
   g_addr.sin_family = AF_INET;
   g_addr.sin_port = htons(o_port);
   if (inet_pton(AF_INET, o_host, &g_addr.sin_addr) != 1) fail("bad --host %s", o_host);
+  g_sub_addr = g_addr;
+  g_sub_addr.sin_port = htons(o_sub_port);
 
   g_ep = epoll_create1(EPOLL_CLOEXEC);
   if (g_ep < 0) fail("epoll_create1: %s", strerror(errno));

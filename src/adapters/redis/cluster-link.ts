@@ -18,7 +18,9 @@ import type { Message } from '../../core/message.js';
 import type { ClusterHandlers, ClusterLink, Logger, TransferredSession } from '../../core/ports.js';
 import {
   FrameKind,
+  decodeBatch,
   decodeJsonFrame,
+  encodeBatch,
   decodeMessageFrame,
   encodeJsonFrame,
   encodeMessageFrame,
@@ -73,6 +75,9 @@ export class RedisClusterLink implements ClusterLink {
   /** Other live nodes. */
   readonly #live = new Set<string>();
   readonly #claims = new Map<string, PendingClaim>();
+  /** Frames per node waiting for the end of the turn (at most one turn's worth). */
+  readonly #batches = new Map<string, Buffer[]>();
+  #flushScheduled = false;
   /** Forwards dropped because Redis was unreachable (for $SYS and tests). */
   dropped = 0;
 
@@ -150,17 +155,36 @@ export class RedisClusterLink implements ClusterLink {
       this.dropped++;
       return;
     }
-    const cmd = this.#cmd as Redis;
-    const channel = `${P}node:${node}`;
     if (groups.length <= MAX_GROUPS_PER_FRAME) {
-      this.#quiet(cmd.publish(channel, encodeMessageFrame(FrameKind.Message, this.nodeId, message, plain, groups)));
+      this.#queue(node, encodeMessageFrame(FrameKind.Message, this.nodeId, message, plain, groups));
       return;
     }
     for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_FRAME) {
       const part = groups.slice(i, i + MAX_GROUPS_PER_FRAME);
-      this.#quiet(cmd.publish(channel, encodeMessageFrame(FrameKind.Message, this.nodeId, message, plain && i === 0, part)));
+      this.#queue(node, encodeMessageFrame(FrameKind.Message, this.nodeId, message, plain && i === 0, part));
     }
   }
+
+  /** Frames for one node collect during the event-loop turn and leave as one PUBLISH. */
+  #queue(node: string, frame: Buffer): void {
+    let list = this.#batches.get(node);
+    if (list === undefined) this.#batches.set(node, (list = []));
+    list.push(frame);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const cmd = this.#cmd;
+    for (const [node, frames] of this.#batches) {
+      if (cmd === undefined || !this.#ready) this.dropped += frames.length;
+      else this.#quiet(cmd.publish(`${P}node:${node}`, frames.length === 1 ? (frames[0] as Buffer) : encodeBatch(frames)));
+    }
+    this.#batches.clear();
+  };
 
   retained(message: Message): void {
     if (!this.#ready) return;
@@ -349,7 +373,9 @@ export class RedisClusterLink implements ClusterLink {
 
   #onDirect(handlers: ClusterHandlers, data: Buffer): void {
     const kind = data[0];
-    if (kind === FrameKind.Message) {
+    if (kind === FrameKind.Batch) {
+      for (const frame of decodeBatch(data)) this.#onDirect(handlers, frame);
+    } else if (kind === FrameKind.Message) {
       const f = decodeMessageFrame(data);
       handlers.message(f.message, f.plain, f.groups);
     } else if (kind === FrameKind.TakeoverRequest) {

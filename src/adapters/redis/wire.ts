@@ -12,6 +12,37 @@ export const enum FrameKind {
   TakeoverReply = 3,
   RetainedSet = 4,
   RetainedDelete = 5,
+  /** Several frames for one node, sent in one PUBLISH: [6]([u32 length][frame])* */
+  Batch = 6,
+}
+
+/** One PUBLISH for all the frames of one event-loop turn to one node. */
+export function encodeBatch(frames: readonly Buffer[]): Buffer {
+  let size = 1;
+  for (const f of frames) size += 4 + f.length;
+  const b = Buffer.allocUnsafe(size);
+  b[0] = FrameKind.Batch;
+  let p = 1;
+  for (const f of frames) {
+    b.writeUInt32BE(f.length, p);
+    f.copy(b, p + 4);
+    p += 4 + f.length;
+  }
+  return b;
+}
+
+/** The frames of a batch, as views into it. */
+export function decodeBatch(b: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  let p = 1;
+  while (p < b.length) {
+    if (p + 4 > b.length) throw new WireError('truncated batch');
+    const n = b.readUInt32BE(p);
+    if (p + 4 + n > b.length) throw new WireError('truncated batch');
+    frames.push(b.subarray(p + 4, p + 4 + n));
+    p += 4 + n;
+  }
+  return frames;
 }
 
 const F_RETAIN = 4;
