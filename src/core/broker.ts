@@ -23,7 +23,7 @@ import { Durability } from './durability.js';
 import { rebuildSession, willBuilder, willDelayMs } from './durable-restore.js';
 import type { ClusterHandlers, DurableSnapshot, TransferredSession } from './ports.js';
 import { Cluster } from './cluster.js';
-import { exportSession } from './session-transfer.js';
+import { createClusterHandlers } from './cluster-handlers.js';
 
 /** A message published through the embedding API. */
 export interface PublishOptions {
@@ -236,51 +236,11 @@ export class Broker implements BrokerContext {
   }
 
   #clusterHandlers(): ClusterHandlers {
-    const cluster = this.cluster as Cluster;
-    return {
-      routeAdded: (node, filter) => cluster.remoteRouteAdded(node, filter),
-      routeRemoved: (node, filter) => cluster.remoteRouteRemoved(node, filter),
-      nodeGone: (node) => cluster.nodeGone(node),
-      message: (message, plain, groups) => {
-        if (this.#closed) return;
-        if (plain) this.#router.routePlain(this, message);
-        for (const key of groups) this.sharedSubscriptions.dispatchGroup(this, key, message);
-      },
-      retained: (message) => {
-        this.deps.retained.set(message);
-        this.durability.retained(message);
-      },
-      unretained: (topic) => {
-        if (this.deps.retained.get(topic) === undefined) return;
-        this.deps.retained.delete(topic);
-        this.durability.unretained(topic);
-      },
-      takeover: (clientId) => {
-        const ref = this.clients.get(clientId);
-        if (ref === undefined) return undefined;
-        ref.connection?.close('session_taken_over', {
-          sendWill: true,
-          disconnectCode: ReasonCode.SESSION_TAKEN_OVER,
-          detail: 'client id connected to another node of the cluster',
-        });
-        // a session that ended with its connection is gone already
-        if (this.clients.get(clientId) !== ref) return undefined;
-        const session = exportSession(ref.state, this.deps.clock.now());
-        this.#releaseSession(ref);
-        return session;
-      },
-      localRoutes: () => cluster.localRoutes(),
-      localRetained: () => {
-        const all: Message[] = [];
-        this.deps.retained.match('#', (m) => all.push(m));
-        return all;
-      },
-      localSessions: () => this.clients.keys(),
-      dropSession: (clientId) => {
-        const ref = this.clients.get(clientId);
-        if (ref !== undefined && ref.connection === undefined) this.#releaseSession(ref);
-      },
-    };
+    return createClusterHandlers(this, this.cluster as Cluster, {
+      routePlain: (message) => this.#router.routePlain(this, message),
+      release: (ref) => this.#releaseSession(ref),
+      closed: () => this.#closed,
+    });
   }
 
   readonly #flushAll = (): void => {
@@ -350,6 +310,7 @@ export class Broker implements BrokerContext {
     }
     if (sinceMs === 0) this.durability.sessionChanged(ref.state, this.deps.clock.now());
     if (interval !== NEVER_EXPIRES) {
+      this.cluster?.link.sessionOffline(ref.state.clientId, Math.ceil((interval * 1000 - sinceMs) / 1000));
       ref.expiryTimer = setLongTimeout(this.deps.clock, left, () => {
         ref.expiryTimer = undefined;
         if (ref.connection === undefined) this.discardSession(ref);

@@ -98,6 +98,10 @@ export class Durability {
       if (state.durable) this.sessionDeleted(state);
       return;
     }
+    if (!state.durable) {
+      // written whole the first time: nothing left over from an earlier session of this id
+      store.deleteSession(state.clientId);
+    }
     store.saveSession({ clientId: state.clientId, expiryInterval: state.expiryInterval, owner: state.owner, disconnectedAt });
     this.#touch();
     if (state.durable) return;

@@ -271,6 +271,8 @@ export interface ClusterLink {
   claimSession(clientId: string): Promise<TransferredSession | undefined>;
   /** The session ended here (or moved away): drop the registry entry if it still names this node. */
   sessionEnded(clientId: string): void;
+  /** The session's client went offline; its registry entry may go after `seconds` (the session's expiry). */
+  sessionOffline(clientId: string, seconds: number): void;
   /** Live nodes, this one included (for $SYS). */
   members(): readonly string[];
   close(): Promise<void>;

@@ -4,7 +4,8 @@
 //   nodes              ZSET node -> last heartbeat (ms); entries older than a minute are removed
 //   routes:<node>      HASH filter -> 1: that node's routes; expires 30 s after its last heartbeat
 //   retained           HASH topic -> message frame: one entry per retained topic (max_retained_messages)
-//   session:<client>   STRING node holding the session; deleted when the session ends
+//   session:<client>   STRING node holding the session; deleted when the session ends, and
+//                      set to expire with an offline session's expiry interval
 // Channels: node:<node> (messages and takeovers for one node), routes (route changes),
 // retained (retained updates), hello (a node (re)joined or left).
 //
@@ -52,6 +53,7 @@ const P = 'culex:';
 const MAX_GROUPS_PER_FRAME = 255;
 // compare-and-delete: only the holder named in the registry may remove the entry
 const CAD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const EXPIRE_IF_MINE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 interface PendingClaim {
   resolve: (s: TransferredSession | undefined) => void;
@@ -231,6 +233,12 @@ export class RedisClusterLink implements ClusterLink {
   sessionEnded(clientId: string): void {
     if (!this.#ready) return;
     this.#quiet((this.#cmd as Redis).eval(CAD, 1, `${P}session:${clientId}`, this.nodeId));
+  }
+
+  sessionOffline(clientId: string, seconds: number): void {
+    if (!this.#ready) return;
+    // a margin over the session's own expiry; a reconnect's SET clears it
+    this.#quiet((this.#cmd as Redis).eval(EXPIRE_IF_MINE, 1, `${P}session:${clientId}`, this.nodeId, String(seconds + 60)));
   }
 
   async close(): Promise<void> {
