@@ -250,6 +250,7 @@ export class Broker implements BrokerContext {
       return;
     }
     this.#flushScheduled = false;
+    this.deps.cluster?.flush();
     const list = this.#dirty;
     this.#dirty = this.#spare;
     for (let i = 0; i < list.length; i++) (list[i] as Connection).flush();

@@ -264,6 +264,11 @@ export interface ClusterLink {
   retained(message: Message): void;
   unretained(topic: string): void;
   /**
+   * Writes what forward() collected this turn. The broker calls it before it writes to any
+   * client, so a message leaves for the other nodes before its PUBACK leaves for its publisher.
+   */
+  flush(): void;
+  /**
    * A client connects here: records this node as its session's holder and, when another
    * live node held it, has that node close the client's connection there and hand the
    * session over. Resolves undefined when there was nothing to take (or on timeout).

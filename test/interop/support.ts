@@ -228,3 +228,17 @@ export async function runMosquittoPub(pubPath: string, args: readonly string[], 
   const child = await run(pubPath, args, 10_000, input);
   if (child.exit?.code !== 0) throw new Error(`mosquitto_pub ${args.join(' ')} failed: ${child.describe()}`);
 }
+
+/** Children still running when the test process exits are killed (by pid), so none outlives a failed run. */
+const exitKills = new Set<Child>();
+let exitHookInstalled = false;
+export function killOnExit(child: Child): void {
+  exitKills.add(child);
+  void child.exited.finally(() => exitKills.delete(child)).catch(() => undefined);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of exitKills) c.kill('SIGKILL');
+    });
+  }
+}

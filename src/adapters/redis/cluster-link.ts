@@ -39,6 +39,8 @@ export interface RedisClusterLinkOptions {
   nodeTimeoutMs?: number;
   /** How long a connecting client waits for another node to hand its session over (default 3000 ms). */
   claimTimeoutMs?: number;
+  /** Where a session held by a node that died can be taken from (the session mirror). */
+  orphans?: { takeSession(clientId: string): Promise<TransferredSession | undefined> };
 }
 
 export class ClusterConfigError extends Error {
@@ -67,6 +69,7 @@ export class RedisClusterLink implements ClusterLink {
   readonly #heartbeatMs: number;
   readonly #nodeTimeoutMs: number;
   readonly #claimTimeoutMs: number;
+  readonly #orphans: RedisClusterLinkOptions['orphans'];
   #cmd: Redis | undefined;
   #sub: Redis | undefined;
   #handlers: ClusterHandlers | undefined;
@@ -94,6 +97,7 @@ export class RedisClusterLink implements ClusterLink {
     this.#heartbeatMs = options.heartbeatMs ?? 1000;
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#claimTimeoutMs = options.claimTimeoutMs ?? 3000;
+    this.#orphans = options.orphans;
   }
 
   start(handlers: ClusterHandlers): void {
@@ -102,7 +106,9 @@ export class RedisClusterLink implements ClusterLink {
       // nothing queues while Redis is away: callers see a failure and drop (bounded memory)
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      enableAutoPipelining: true,
+      // not auto-pipelined: a PUBLISH is written to the socket when issued, so forwards leave
+      // before the PUBACKs the broker writes right after flush() (frames are batched here)
+      enableAutoPipelining: false,
       retryStrategy: (times: number) => Math.min(times * 100, 1000),
       lazyConnect: false,
     };
@@ -178,6 +184,10 @@ export class RedisClusterLink implements ClusterLink {
     }
   }
 
+  flush(): void {
+    if (this.#batches.size > 0) this.#flush();
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const cmd = this.#cmd;
@@ -213,7 +223,19 @@ export class RedisClusterLink implements ClusterLink {
       this.#logger.warn({ err: (err as Error).message, clientId }, 'cluster: session registry unreachable; the client connects here without a handover');
       return undefined;
     }
-    if (previous === null || previous === this.nodeId || !this.#live.has(previous)) return undefined;
+    if (previous === null || previous === this.nodeId) return undefined;
+    if (!this.#live.has(previous)) {
+      // its node died: take the session from the mirror it kept in Redis, if any
+      if (this.#orphans === undefined) return undefined;
+      try {
+        const session = await this.#orphans.takeSession(clientId);
+        if (session !== undefined) this.#logger.info({ clientId, node: previous }, 'cluster: session taken over from a node that left');
+        return session;
+      } catch (err) {
+        this.#logger.warn({ err: (err as Error).message, clientId }, 'cluster: could not read the session mirror');
+        return undefined;
+      }
+    }
     const id = randomBytes(8).toString('hex');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
