@@ -13,10 +13,13 @@ import { SystemClock } from '../adapters/system/system-clock.js';
 import { TokenStore } from '../adapters/tokens/token-store.js';
 import { SqliteDurableStore } from '../adapters/sqlite/durable-store.js';
 import { RedisClusterLink } from '../adapters/redis/cluster-link.js';
+import { RedisSessionMirror } from '../adapters/redis/session-mirror.js';
+import { TeeStore } from '../adapters/shared/tee-store.js';
+import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { listenerName, resolveHttpBindAddress, resolveListeners } from '../config/effective.js';
 import type { CulexConfig, ListenerConfig } from '../config/schema.js';
-import type { Authenticator, Authorizer, Logger } from '../core/ports.js';
+import type { Authenticator, Authorizer, DurableStore, Logger } from '../core/ports.js';
 import { createHttpServer, type RunningHttpServer } from '../http/server.js';
 import { SharedConnectionLimit } from '../transports/admission.js';
 import type { ListenerOptions, RunningListener } from '../transports/listeners.js';
@@ -87,11 +90,8 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
   const rules = config.topic_rules !== null ? new TopicRules(config.topic_rules) : undefined;
   const db = openDatabase(config.persistence_location);
   const tokens = new TokenStore(db);
-  const cluster =
-    config.cluster === ''
-      ? undefined
-      : new RedisClusterLink({ url: config.cluster, nodeId: config.node_id !== '' ? config.node_id : defaultNodeId(), logger });
-  const durable = config.persistence === 'sqlite' ? new SqliteDurableStore(db, { sync: config.persistence_sync }) : undefined;
+  const local = config.persistence === 'sqlite' ? new SqliteDurableStore(db, { sync: config.persistence_sync }) : undefined;
+  const { cluster, durable, mirrorRedis } = clusterParts(config, local, logger);
 
   const standard = new StandardAuthenticator({
     allowAnonymous: config.allow_anonymous,
@@ -123,6 +123,7 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
   const close = async (): Promise<void> => {
     await http?.close();
     await broker.close();
+    mirrorRedis?.disconnect();
     backoff?.dispose();
     db.close();
   };
@@ -173,4 +174,23 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
 /** "<host name>-<pid>", reduced to the characters a node id may have. */
 function defaultNodeId(): string {
   return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 64);
+}
+
+/**
+ * In a cluster, sessions are also mirrored to Redis (asynchronously), so that when a node
+ * dies another one can take its clients' sessions over; the node's own store (SQLite, if
+ * any) stays the one acknowledgements wait for and restarts read.
+ */
+function clusterParts(config: CulexConfig, local: DurableStore | undefined, logger: Logger): { cluster?: RedisClusterLink; durable?: DurableStore; mirrorRedis?: Redis } {
+  if (config.cluster === '') return local === undefined ? {} : { durable: local };
+  const nodeId = config.node_id !== '' ? config.node_id : defaultNodeId();
+  const mirrorRedis = new Redis(config.cluster, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 100, 1000) });
+  // reported by the cluster link already; this connection only needs not to crash on them
+  mirrorRedis.on('error', () => undefined);
+  const mirror = new RedisSessionMirror({ redis: mirrorRedis, nodeId, logger });
+  const cluster = new RedisClusterLink({ url: config.cluster, nodeId, logger, orphans: mirror });
+  // sessions restored from the local store are mirrored whole when the node (re)joins (the
+  // cluster link's sessionKept), and change by change from then on
+  const durable = local === undefined ? mirror : new TeeStore(local, mirror);
+  return { cluster, durable, mirrorRedis };
 }

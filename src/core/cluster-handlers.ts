@@ -55,6 +55,10 @@ export function createClusterHandlers(ctx: BrokerContext, cluster: Cluster, hook
       return all;
     },
     localSessions: () => ctx.clients.keys(),
+    sessionKept: (clientId) => {
+      const ref = ctx.clients.get(clientId);
+      if (ref !== undefined) ctx.durability.rewrite(ref.state, ref.connection === undefined ? ctx.deps.clock.now() : undefined);
+    },
     dropSession: (clientId) => {
       const ref = ctx.clients.get(clientId);
       if (ref !== undefined && ref.connection === undefined) hooks.release(ref);

@@ -13,6 +13,7 @@
 import type { Message } from './message.js';
 import type { Clock, DeliveryRecord, DurableStore, Logger, TimerHandle, WillRecord } from './ports.js';
 import type { Delivery, OutgoingInflight, SessionState, SubscriptionOptions } from './session-state.js';
+import { exportSession } from './session-transfer.js';
 
 /** How often the store learns the broker is alive: after a crash, sessions that were online count as offline since then. */
 const ALIVE_INTERVAL_MS = 5000;
@@ -119,6 +120,14 @@ export class Durability {
     for (const delivery of state.queue) this.#release(delivery.message);
     for (const entry of state.inflight.values()) this.#release(entry.delivery.message);
     (this.#store as DurableStore).deleteSession(state.clientId);
+    this.#touch();
+  }
+
+  /** Has a store that keeps copies (a session mirror) write this session whole again. */
+  rewrite(state: SessionState, disconnectedAt: number | undefined): void {
+    const store = this.#store;
+    if (store?.rewriteSession === undefined || !state.durable) return;
+    store.rewriteSession(exportSession(state, disconnectedAt, true));
     this.#touch();
   }
 

@@ -243,6 +243,11 @@ export interface DurableStore {
   markAlive(now: number): void;
   /** Makes every write since the last commit durable; throws if it cannot. */
   commit(): void;
+  /**
+   * Optional: write this session whole, replacing any copy (a cluster's session mirror, after
+   * the node joined or Redis came back). Message ids are this store's own.
+   */
+  rewriteSession?(session: TransferredSession): void;
 }
 
 /** A session handed from one node to another (takeover across a cluster). */
@@ -291,6 +296,8 @@ export interface ClusterHandlers {
   message(message: Message, plain: boolean, groups: readonly string[]): void;
   retained(message: Message): void;
   unretained(topic: string): void;
+  /** A session this node keeps after (re)joining: the registry names it (or nobody live) as holder. */
+  sessionKept(clientId: string): void;
   /** Another node takes a client over: close it here and hand its session over (undefined: none to hand). */
   takeover(clientId: string): TransferredSession | undefined;
   /** The filters this node announces, and its retained messages and session ids (re-sent after a reconnect). */

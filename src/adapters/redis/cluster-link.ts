@@ -310,7 +310,10 @@ export class RedisClusterLink implements ClusterLink {
       const key = `${P}session:${clientId}`;
       const holder = await cmd.get(key);
       if (holder !== null && holder !== this.nodeId && this.#live.has(holder)) handlers.dropSession(clientId);
-      else await cmd.set(key, this.nodeId);
+      else {
+        await cmd.set(key, this.nodeId);
+        handlers.sessionKept(clientId);
+      }
     }
     const retained = await cmd.hgetallBuffer(`${P}retained`);
     for (const frame of Object.values(retained)) {

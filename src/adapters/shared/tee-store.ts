@@ -2,7 +2,7 @@
 // restarts read and whose commit the acknowledgements wait for) and a mirror (a copy another
 // cluster node can take a session from when this node dies; its commit must not throw).
 import type { Message } from '../../core/message.js';
-import type { DeliveryRecord, DurableSnapshot, DurableStore, SessionRecord, WillRecord } from '../../core/ports.js';
+import type { DeliveryRecord, DurableSnapshot, DurableStore, SessionRecord, TransferredSession, WillRecord } from '../../core/ports.js';
 import type { SubscriptionOptions } from '../../core/session-state.js';
 
 export class TeeStore implements DurableStore {
@@ -16,6 +16,11 @@ export class TeeStore implements DurableStore {
 
   load(): DurableSnapshot {
     return this.#primary.load();
+  }
+
+  /** Only copies are rewritten: the primary holds every change already. */
+  rewriteSession(session: TransferredSession): void {
+    this.#mirror.rewriteSession?.(session);
   }
 
   commit(): void {
