@@ -12,10 +12,9 @@ import { openDatabase } from '../adapters/sqlite/database.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import { TokenStore } from '../adapters/tokens/token-store.js';
 import { SqliteDurableStore } from '../adapters/sqlite/durable-store.js';
-import { RedisClusterLink } from '../adapters/redis/cluster-link.js';
-import { RedisSessionMirror } from '../adapters/redis/session-mirror.js';
+import type { RedisClusterLink } from '../adapters/redis/cluster-link.js';
+import type { Redis } from 'ioredis';
 import { TeeStore } from '../adapters/shared/tee-store.js';
-import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { listenerName, resolveHttpBindAddress, resolveListeners } from '../config/effective.js';
 import type { CulexConfig, ListenerConfig } from '../config/schema.js';
@@ -91,7 +90,7 @@ export async function startCulex(config: CulexConfig, logger: Logger, version: s
   const db = openDatabase(config.persistence_location);
   const tokens = new TokenStore(db);
   const local = config.persistence === 'sqlite' ? new SqliteDurableStore(db, { sync: config.persistence_sync }) : undefined;
-  const { cluster, durable, mirrorRedis } = clusterParts(config, local, logger);
+  const { cluster, durable, mirrorRedis } = await clusterParts(config, local, logger);
 
   const standard = new StandardAuthenticator({
     allowAnonymous: config.allow_anonymous,
@@ -181,8 +180,18 @@ function defaultNodeId(): string {
  * dies another one can take its clients' sessions over; the node's own store (SQLite, if
  * any) stays the one acknowledgements wait for and restarts read.
  */
-function clusterParts(config: CulexConfig, local: DurableStore | undefined, logger: Logger): { cluster?: RedisClusterLink; durable?: DurableStore; mirrorRedis?: Redis } {
+async function clusterParts(
+  config: CulexConfig,
+  local: DurableStore | undefined,
+  logger: Logger,
+): Promise<{ cluster?: RedisClusterLink; durable?: DurableStore; mirrorRedis?: Redis }> {
   if (config.cluster === '') return local === undefined ? {} : { durable: local };
+  // loaded only for a cluster: a single broker never pays for the Redis client
+  const [{ Redis }, { RedisClusterLink }, { RedisSessionMirror }] = await Promise.all([
+    import('ioredis'),
+    import('../adapters/redis/cluster-link.js'),
+    import('../adapters/redis/session-mirror.js'),
+  ]);
   const nodeId = config.node_id !== '' ? config.node_id : defaultNodeId();
   const mirrorRedis = new Redis(config.cluster, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 100, 1000) });
   // reported by the cluster link already; this connection only needs not to crash on them
