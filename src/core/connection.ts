@@ -76,7 +76,7 @@ export class Connection {
   #slowTimer: TimerHandle | undefined;
   #destroyTimer: TimerHandle | undefined;
   /** Packets that arrived while CONNECT was being authenticated (reading is paused meanwhile). */
-  #held: Packet[] = [];
+  #held: Packet[] | undefined;
   /** Why reading is paused (READ_PAUSED_* bits); the stream reads again only when none is left. */
   #readPauses = 0;
   /** max_publish_rate / max_publish_bytes_rate; undefined when both are off. */
@@ -253,8 +253,8 @@ export class Connection {
   /** Ends a hold: runs the packets that arrived meanwhile, then reads again. */
   release(): void {
     if (this.state === 'closed') return;
-    const held = this.#held;
-    this.#held = [];
+    const held = this.#held ?? [];
+    this.#held = undefined;
     for (const packet of held) {
       if (this.state !== 'connected') break;
       this.#run(packet);
@@ -344,7 +344,7 @@ export class Connection {
   #onPacket(packet: Packet): void {
     this.#ctx.stats.packetsReceived++;
     if (this.state === 'authenticating') {
-      this.#held.push(packet);
+      (this.#held ??= []).push(packet);
       return;
     }
     if (this.state === 'closed') return;

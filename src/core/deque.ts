@@ -1,6 +1,9 @@
+/** Shared by every empty Deque until its first push (an idle session costs no ring); never written to. */
+const NONE: readonly unknown[] = [];
+
 /** A growable ring buffer: O(1) push and shift, unlike Array#shift on long arrays. */
 export class Deque<T> {
-  #items: (T | undefined)[] = new Array<T | undefined>(16);
+  #items: (T | undefined)[] = NONE as (T | undefined)[];
   #head = 0;
   #length = 0;
 
@@ -28,7 +31,8 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.#items = new Array<T | undefined>(16);
+    // the old ring goes whole: nothing in it keeps its items alive
+    this.#items = NONE as (T | undefined)[];
     this.#head = 0;
     this.#length = 0;
   }
@@ -38,7 +42,7 @@ export class Deque<T> {
   }
 
   #grow(): void {
-    const next = new Array<T | undefined>(this.#items.length * 2);
+    const next = new Array<T | undefined>(Math.max(16, this.#items.length * 2));
     for (let i = 0; i < this.#length; i++) next[i] = this.#items[(this.#head + i) % this.#items.length];
     this.#items = next;
     this.#head = 0;

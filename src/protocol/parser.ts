@@ -51,8 +51,8 @@ export class PacketParser {
   readonly #serverSide: boolean;
   #version: ProtocolVersion | undefined;
   readonly #reader = new Reader(EMPTY, 0, 0);
-  /** Bytes of a fixed header split across chunks (at most 4 of its 5 bytes). */
-  readonly #head = Buffer.alloc(5);
+  /** Bytes of a fixed header split across chunks (at most 4 of its 5 bytes); made when first needed (an idle connection should cost little). */
+  #head: Buffer | undefined;
   #headLength = 0;
   /** Fixed header of the packet being framed. */
   #first = 0;
@@ -96,8 +96,9 @@ export class PacketParser {
       // Finish a fixed header that was split: feed it bytes until it parses.
       let complete = false;
       while (off < len && !complete) {
-        this.#head[this.#headLength++] = chunk[off++]!;
-        complete = this.#header(this.#head, 0, this.#headLength) > 0;
+        const head = this.#head as Buffer;
+        head[this.#headLength++] = chunk[off++]!;
+        complete = this.#header(head, 0, this.#headLength) > 0;
       }
       if (!complete) return;
       this.#headLength = 0;
@@ -122,7 +123,7 @@ export class PacketParser {
       const headerLength = this.#header(chunk, off, len);
       if (headerLength === 0) {
         // At most 4 bytes: a 5-byte header either completes or throws in #header.
-        this.#headLength = chunk.copy(this.#head, 0, off, len);
+        this.#headLength = chunk.copy((this.#head ??= Buffer.alloc(5)), 0, off, len);
         return;
       }
       off += headerLength;
