@@ -39,8 +39,14 @@ export function createMessage(
 /** A payload view smaller than this share of its backing memory gets its own copy. */
 const PIN_SLACK = 1024;
 
-/** Payloads below this are copied into Node's shared 8 KiB allocation pool. */
-const POOLED = Buffer.poolSize >>> 1;
+/**
+ * Payloads below this are copied into Node's shared 8 KiB allocation pool. Kept copies sit
+ * in a slab between short-lived allocations (each subscriber's encoding), and a slab lives
+ * while any copy in it does: a 2 KiB copy was seen holding a whole slab to itself (a queue
+ * of 1,000 such payloads held 8 MiB). Below 1 KiB that overhead stays bounded by the
+ * encodings between two copies; above it, a buffer of its own costs less.
+ */
+const POOLED = 1024;
 
 /**
  * The parser hands out payloads as views into the socket's read chunk (zero copy). A
