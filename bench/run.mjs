@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: runs the same scenarios against Culex, mosquitto and aedes, one broker at a
 // time, with the C load generator, prints a table of ratios, writes bench/results/<date>.json
-// and regenerates bench/RESULTS.md. See bench/RESULTS.md ("Method") for what is measured.
+// and regenerates bench/RESULTS.md and the ratio chart bench/results.svg. See bench/RESULTS.md
+// ("Method") for what is measured.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { brokers, startBroker } from './lib/brokers.mjs';
 import { commandOutput, freePort, runPinnedJson } from './lib/procs.mjs';
 import { BROKER_ORDER, cpuTable, machineBlock, problems, resultsMarkdown, resultsTable } from './lib/report.mjs';
+import { CHART_FILE, renderChart } from './chart.mjs';
 import { scenarios, timeoutFor } from './lib/scenarios.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,18 +24,22 @@ const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [o
 
   --quick               short smoke run: 0.5 s warm-up, 2 s windows; not written to RESULTS.md
   --only LIST           brokers, comma-separated: culex,mosquitto,aedes (env BENCH_ONLY)
-  --scenarios LIST      fanin-q0,fanin-q1,fanin-q1-durable,cluster-fanin-q1,fanout,pairs,latency,idle-mem (env BENCH_SCENARIOS)
+  --scenarios LIST      comma-separated (env BENCH_SCENARIOS), default all:
+                          fanin-q0, fanin-q1, fanin-q2, fanin-q1-durable, cluster-fanin-q1,
+                          fanout, fanout-q1, pairs, pairs-q1, latency, idle-mem, conn-rate
   --warmup S            warm-up seconds per scenario (default 1; quick 0.5)
   --duration S          measured seconds per scenario (default 5; quick 2)
   --repeat N            rounds; each broker × scenario runs N times, interleaved, and the
                         median is reported (default 3; quick 1)
-  --window N            unacked QoS 1 publishes per publisher (default 100)
+  --window N            incomplete QoS 1/2 publishes per publisher (default 100)
   --backlog N           floor of the outstanding-deliveries cap that pauses publishers
                         (default 20000; see "Method" in bench/RESULTS.md)
   --rate N              latency scenario rate, msg/s in total (default 10000)
   --idle-conns N        connections for the memory scenario (default 10000)
-  --write / --no-write  regenerate bench/RESULTS.md and bench/results/*.json (default: unless --quick)
-  --render FILE         only regenerate bench/RESULTS.md from a raw results file (no run)
+  --conn-inflight N     connections in flight in the conn-rate scenario (default 100)
+  --write / --no-write  write bench/results/*.json, RESULTS.md and results.svg (default: unless --quick)
+  --render FILE         only regenerate bench/RESULTS.md and bench/results.svg from a raw
+                        results file (no run)
   --help
 `;
 
@@ -50,6 +56,7 @@ function options() {
       backlog: { type: 'string' },
       rate: { type: 'string' },
       'idle-conns': { type: 'string' },
+      'conn-inflight': { type: 'string' },
       write: { type: 'boolean' },
       'no-write': { type: 'boolean' },
       render: { type: 'string' },
@@ -84,6 +91,7 @@ function options() {
     backlog: num(values.backlog, 20000),
     rate: num(values.rate, 10000),
     idleConns: num(values['idle-conns'], 10000),
+    connInflight: Math.round(num(values['conn-inflight'], 100)),
     settle: quick ? 1 : 2,
     payload: 64,
   };
@@ -131,10 +139,20 @@ function machine(o, brokerDefs) {
     versions: Object.fromEntries(BROKER_ORDER.map((b) => [b, brokerDefs[b].version()])),
     brokerCore: BROKER_CORE,
     genCore: GEN_CORE,
-    options: { repeat: o.repeat, warmup: o.warmup, duration: o.duration, window: o.window, backlog: o.backlog, rate: o.rate, idleConns: o.idleConns, settle: o.settle },
+    options: {
+      repeat: o.repeat,
+      warmup: o.warmup,
+      duration: o.duration,
+      window: o.window,
+      backlog: o.backlog,
+      rate: o.rate,
+      idleConns: o.idleConns,
+      connInflight: o.connInflight,
+      settle: o.settle,
+    },
     optionsText:
       `${o.warmup} s warm-up + ${o.duration} s measured per scenario, median of ${o.repeat} interleaved round(s), 64-byte payloads, ` +
-      `QoS 1 window ${o.window}/publisher, backlog cap floor ${o.backlog.toLocaleString('en')} deliveries` +
+      `QoS 1/2 window ${o.window}/publisher, backlog cap floor ${o.backlog.toLocaleString('en')} deliveries` +
       `${o.quick ? ' (QUICK RUN)' : ''}`,
   };
 }
@@ -151,6 +169,13 @@ function summary(sc, r) {
   if (!r.ok) return `FAILED: ${r.error}`;
   if (sc.id === 'idle-mem') {
     return `${r.conns} conns, RSS ${(r.rss_before_kib / 1024).toFixed(1)} → ${(r.rss_after_kib / 1024).toFixed(1)} MiB (setup ${r.setup_s.toFixed(1)} s)`;
+  }
+  if (r.mode === 'connect') {
+    const drops = r.listen_drops > 0 ? `, listen drops ${r.listen_drops}` : '';
+    return (
+      `${Math.round(r.conn_rate)} conn/s, CONNACK p50 ${r.connack_p50_us} µs, p99 ${r.connack_p99_us} µs, ` +
+      `errors ${r.conn_errors}${drops}, gen CPU ${r.gen_cpu_pct}%, broker CPU ${r.broker_cpu_pct}%`
+    );
   }
   const lat = r.mode === 'latency' ? `, p50 ${r.lat_p50_us} µs, p99 ${r.lat_p99_us} µs` : '';
   return (
@@ -188,6 +213,8 @@ function writeResultsMd(raw, rawFile) {
   const md = resultsMarkdown({ machine: raw.machine, scenarioList, results: raw.results, brokerInfo: raw.brokers, rawFile: relative(ROOT, rawFile) });
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), md);
   console.log('wrote bench/RESULTS.md');
+  writeFileSync(join(ROOT, CHART_FILE), renderChart(raw, relative(ROOT, rawFile)));
+  console.log(`wrote ${CHART_FILE}`);
 }
 
 async function main() {
@@ -223,7 +250,7 @@ async function main() {
           agg.startFailed = r.startFailed;
         }
         const tag = o.repeat > 1 ? ` [${round}/${o.repeat}]` : '';
-        console.log(`${name.padEnd(9)} ${sc.id.padEnd(9)} ${summary(sc, r)}${tag}`);
+        console.log(`${name.padEnd(9)} ${sc.id.padEnd(16)} ${summary(sc, r)}${tag}`);
       }
     }
   }

@@ -1,10 +1,11 @@
 /*
  * loadgen: the MQTT 3.1.1 load generator behind `npm run bench`.
  *
- * One thread, non-blocking sockets, level-triggered epoll. It speaks just
- * enough MQTT 3.1.1 to benchmark a broker: CONNECT/CONNACK, SUBSCRIBE/SUBACK,
- * PUBLISH at QoS 0 and 1 and PUBACK in both directions. Keepalive is 0, so no
- * PINGREQ is ever needed.
+ * One thread, non-blocking sockets, level-triggered epoll (edge-triggered for
+ * the short-lived connections of connect mode). It speaks just enough MQTT
+ * 3.1.1 to benchmark a broker: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH at
+ * QoS 0, 1 and 2, PUBACK and PUBREC/PUBREL/PUBCOMP in both directions.
+ * Keepalive is 0, so no PINGREQ is ever needed.
  *
  * Modes:
  *   throughput  P publishers, S subscribers. QoS 0 publishers write batches
@@ -13,9 +14,12 @@
  *               (--max-backlog floor, two batches per publisher, or
  *               --backlog-ms of the recent delivery rate, whichever is
  *               largest), so loopback socket buffers do not fill with
- *               minutes of backlog. QoS 1 publishers keep a bounded window of
- *               unacknowledged PUBLISHes (--window). The subscribers count
- *               deliveries, and ack them at QoS 1. When a loop turn moves
+ *               minutes of backlog. QoS 1 and 2 publishers keep a bounded
+ *               window of incomplete flows (--window: PUBLISHes without their
+ *               PUBACK, or at QoS 2 without their PUBCOMP; a PUBREC is
+ *               answered with PUBREL). The subscribers count deliveries at
+ *               PUBLISH, ack them at QoS 1, and at QoS 2 answer PUBREC then
+ *               PUBCOMP to the broker's PUBREL. When a loop turn moves
  *               little data the generator naps --coalesce-us so its reads
  *               and writes stay large (fewer syscalls per message).
  *   latency     Like throughput, but publishes are paced at --rate msgs/s in
@@ -24,12 +28,19 @@
  *               latency samples and report percentiles.
  *   idle        Open --conns connected MQTT clients, wait --settle seconds,
  *               sample the broker's VmRSS before and after.
+ *   connect     Connection accept rate: --concurrency slots, each in a loop of
+ *               TCP connect, CONNECT (a new client id each time), wait for
+ *               CONNACK, close with RST, start over. Counts CONNACKs in the
+ *               measured window (conn/s) and the connect-to-CONNACK time.
  *
  * Timeline (throughput, latency): connect and subscribe everything, then
  * publish for --warmup seconds (not counted), then --duration seconds
  * (counted: sent, delivered, generator CPU via getrusage, broker CPU via
  * /proc/<pid>/stat if --broker-pid is given), then stop publishing and drain
- * until nothing has arrived for 0.5 s (max 5 s) to count losses.
+ * until nothing has arrived for 0.5 s (max 5 s) to count losses. Connect mode
+ * has the same warm-up and window, no setup and no drain; it also reports the
+ * host's TcpExt ListenDrops over the window (SYNs or handshake ACKs dropped on a
+ * full accept queue, each retried by TCP after about 1 s).
  *
  * Output: one JSON object on stdout. On failure: {"ok":false,"error":"..."}
  * and exit status 1.
@@ -56,8 +67,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MODE_THROUGHPUT, MODE_LATENCY, MODE_IDLE };
-enum { ROLE_PUB, ROLE_SUB, ROLE_IDLE };
+enum { MODE_THROUGHPUT, MODE_LATENCY, MODE_IDLE, MODE_CONNECT };
+enum { ROLE_PUB, ROLE_SUB, ROLE_IDLE, ROLE_CONN };
 enum { ST_CONNECTING, ST_WAIT_CONNACK, ST_WAIT_SUBACK, ST_READY, ST_CLOSED };
 enum { PH_SETUP, PH_SENDING, PH_DRAIN, PH_SETTLE, PH_DONE };
 
@@ -79,7 +90,7 @@ typedef struct conn {
   /* publisher */
   const uint8_t *frame; /* one pre-encoded PUBLISH for this publisher */
   size_t flen;
-  size_t id_off; /* offset of the packet id in frame (QoS 1) */
+  size_t id_off; /* offset of the packet id in frame (QoS 1, 2) */
   size_t ts_off; /* offset of the payload (timestamp) in frame */
   uint8_t *chunk; /* QoS 0: many copies of frame, written cyclically */
   size_t chunk_len, chunk_off;
@@ -87,7 +98,8 @@ typedef struct conn {
   uint64_t sent;
   int inflight;
   uint16_t next_id;
-  uint8_t *idmap; /* 65536 bits: packet ids awaiting PUBACK */
+  uint8_t *idmap; /* 65536 bits: packet ids awaiting PUBACK (QoS 2: PUBCOMP) */
+  uint64_t t_start; /* connect mode: when this connection's connect() was issued (ns) */
   /* subscriber */
   uint64_t recv;
   char *filter;
@@ -111,7 +123,7 @@ static int o_expect = 1; /* deliveries expected per publish */
 static const char *o_pub_topic = "bench/in/%d";
 static const char *o_sub_filter = "bench/#";
 static int o_broker_pid = 0;
-static int o_concurrency = 256;
+static int o_concurrency = 256; /* connects in flight (idle setup; connect mode: the slots) */
 static double o_setup_timeout = 60.0;
 static int o_chunk = 0;        /* publisher write batch; default clamp(1 MiB / pubs, 4 KiB, 64 KiB) */
 /* Outstanding deliveries (sent x expect - received) before publishers pause; 0 = open loop.
@@ -139,6 +151,8 @@ static uint64_t g_dropped; /* deliveries written off by stall detection */
 static uint64_t g_stalls;
 static size_t g_io_bytes; /* bytes moved in the current loop turn */
 static double g_cap, g_cap_max;
+static int g_pid;
+static uint64_t g_connacks, g_conn_errors; /* connect mode */
 
 /* Outstanding deliveries (published but not yet delivered), minus written-off ones. */
 static int gated(void) {
@@ -242,6 +256,24 @@ static double read_proc_cpu_s(int pid) {
   return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
+/* A TcpExt counter of /proc/net/netstat (e.g. ListenOverflows), -1 if unreadable. */
+static long long read_tcpext(const char *name) {
+  char names[4096], values[4096];
+  FILE *f = fopen("/proc/net/netstat", "r");
+  if (!f) return -1;
+  long long v = -1;
+  while (fgets(names, sizeof names, f) && fgets(values, sizeof values, f)) {
+    if (strncmp(names, "TcpExt:", 7)) continue;
+    char *sn, *sv;
+    char *n = strtok_r(names, " \n", &sn), *x = strtok_r(values, " \n", &sv);
+    while ((n = strtok_r(NULL, " \n", &sn)) && (x = strtok_r(NULL, " \n", &sv)))
+      if (!strcmp(n, name)) { v = atoll(x); break; }
+    break;
+  }
+  fclose(f);
+  return v;
+}
+
 static double self_cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -286,10 +318,11 @@ static void queue_subscribe(conn_t *c) {
   b->buf[b->len++] = (uint8_t)o_qos;
 }
 
-static void queue_puback(conn_t *c, const uint8_t *id) {
+/* PUBACK 0x40, PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70: all a packet id and nothing else. */
+static void queue_ack(conn_t *c, uint8_t type, const uint8_t *id) {
   buf_reserve(&c->out, 4);
   uint8_t *p = c->out.buf + c->out.len;
-  p[0] = 0x40;
+  p[0] = type;
   p[1] = 2;
   p[2] = id[0];
   p[3] = id[1];
@@ -346,6 +379,13 @@ static void update_events(conn_t *c) {
 }
 
 static void conn_lost(conn_t *c, const char *why) {
+  if (c->role == ROLE_CONN) { /* connect mode: count it; the slot starts over */
+    g_conn_errors++;
+    g_pending_connects--;
+    close(c->fd); /* also leaves the epoll set */
+    c->state = ST_CLOSED;
+    return;
+  }
   if (g_phase == PH_DRAIN || g_phase == PH_DONE) {
     epoll_ctl(g_ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -413,8 +453,8 @@ static void append_publishes(conn_t *c, int n, uint64_t ts) {
   }
 }
 
-/* QoS 1 throughput: refill up to the window once the previous batch is out. */
-static void pump_qos1(conn_t *c) {
+/* QoS 1 and 2 throughput: refill up to the window once the previous batch is out. */
+static void pump_window(conn_t *c) {
   if (c->role != ROLE_PUB || g_phase != PH_SENDING || o_qos == 0 || o_mode != MODE_THROUGHPUT) return;
   if (c->out.len > c->out.off || gated()) return;
   int room = o_window - c->inflight;
@@ -426,12 +466,29 @@ static void pump_qos1(conn_t *c) {
 }
 
 /* ---- incoming frames ---- */
+/* One latency sample (now - since, ns) for the percentiles. */
+static void lat_sample(uint64_t since) {
+  uint64_t now = now_ns();
+  if (g_lat_n == g_lat_cap) {
+    g_lat_cap = g_lat_cap ? g_lat_cap * 2 : 65536;
+    g_lat = realloc(g_lat, g_lat_cap * sizeof *g_lat);
+    if (!g_lat) fail("out of memory");
+  }
+  g_lat[g_lat_n++] = now > since ? now - since : 0;
+}
+
 static void on_packet(conn_t *c, uint8_t h, const uint8_t *body, size_t len) {
   switch (h >> 4) {
   case 2: /* CONNACK */
     if (c->state != ST_WAIT_CONNACK) fail("unexpected CONNACK on %s", c->client_id);
     if (len < 2 || body[1] != 0) fail("CONNACK refused (rc=%d) for %s", len >= 2 ? body[1] : -1, c->client_id);
     g_pending_connects--;
+    if (c->role == ROLE_CONN) { /* handle_connect_event closes it and starts the next one */
+      c->state = ST_READY;
+      g_connacks++;
+      if (g_measuring == 1) lat_sample(c->t_start);
+      break;
+    }
     if (c->role == ROLE_SUB) {
       queue_subscribe(c);
       c->state = ST_WAIT_SUBACK;
@@ -453,7 +510,7 @@ static void on_packet(conn_t *c, uint8_t h, const uint8_t *body, size_t len) {
     size_t off = 2 + tl;
     if (qos) {
       if (len < off + 2) fail("short PUBLISH");
-      queue_puback(c, body + off);
+      queue_ack(c, qos == 1 ? 0x40 : 0x50, body + off); /* PUBACK, or PUBREC at QoS 2 */
       off += 2;
     }
     c->recv++;
@@ -461,17 +518,12 @@ static void on_packet(conn_t *c, uint8_t h, const uint8_t *body, size_t len) {
     if (o_mode == MODE_LATENCY && g_measuring == 1 && len >= off + 8) {
       uint64_t ts;
       memcpy(&ts, body + off, 8);
-      uint64_t now = now_ns();
-      if (g_lat_n == g_lat_cap) {
-        g_lat_cap = g_lat_cap ? g_lat_cap * 2 : 65536;
-        g_lat = realloc(g_lat, g_lat_cap * sizeof *g_lat);
-        if (!g_lat) fail("out of memory");
-      }
-      g_lat[g_lat_n++] = now > ts ? now - ts : 0;
+      lat_sample(ts);
     }
     break;
   }
-  case 4: { /* PUBACK */
+  case 4:   /* PUBACK: a QoS 1 flow is complete */
+  case 7: { /* PUBCOMP: a QoS 2 flow is complete */
     if (len < 2 || !c->idmap) break;
     uint16_t id = (uint16_t)((body[0] << 8) | body[1]);
     if (c->idmap[id >> 3] & (1 << (id & 7))) {
@@ -481,6 +533,12 @@ static void on_packet(conn_t *c, uint8_t h, const uint8_t *body, size_t len) {
     }
     break;
   }
+  case 5: /* PUBREC (we published at QoS 2): release it; the id stays in flight until PUBCOMP */
+    if (len >= 2) queue_ack(c, 0x62, body);
+    break;
+  case 6: /* PUBREL (a QoS 2 delivery to us): complete it */
+    if (len >= 2) queue_ack(c, 0x70, body);
+    break;
   default:
     break; /* PINGRESP, UNSUBACK, ...: not expected, ignored */
   }
@@ -548,21 +606,35 @@ static void do_read(conn_t *c) {
 /* ---- connection setup ---- */
 static struct sockaddr_in g_addr, g_sub_addr;
 
+static void send_connect(conn_t *c) {
+  queue_connect(c);
+  c->state = ST_WAIT_CONNACK;
+  flush_out(c);
+}
+
 static void start_connect(conn_t *c) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket: %s (raise ulimit -n?)", strerror(errno));
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* connect mode writes one CONNECT per connection: no Nagle delay to avoid, save the call */
+  if (c->role != ROLE_CONN) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* close with RST: no TIME_WAIT pile-up */
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   c->fd = fd;
   c->state = ST_CONNECTING;
-  c->events = EPOLLOUT;
-  struct epoll_event e = { .events = EPOLLOUT, .data.ptr = c };
+  /* connect mode: edge-triggered for both directions from the start, never modified, and
+     close() removes it: three fewer epoll_ctl calls per connection */
+  c->events = c->role == ROLE_CONN ? EPOLLIN | EPOLLOUT | EPOLLET : EPOLLOUT;
+  c->in.off = c->in.len = c->out.off = c->out.len = 0;
+  if (c->role == ROLE_CONN) { /* a new client id per connection: no session takeovers */
+    snprintf(c->client_id, sizeof c->client_id, "lg%dc%llu", g_pid, (unsigned long long)g_started);
+    c->t_start = now_ns();
+  }
+  struct epoll_event e = { .events = c->events, .data.ptr = c };
   if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &e) < 0) fail("epoll_ctl add: %s", strerror(errno));
   const struct sockaddr_in *to = (c->role == ROLE_SUB && o_sub_port > 0) ? &g_sub_addr : &g_addr;
   if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
-    fail("connect: %s", strerror(errno));
+    fail("connect: %s%s", strerror(errno), errno == EADDRNOTAVAIL ? " (client ports exhausted?)" : "");
   g_started++;
   g_pending_connects++;
 }
@@ -571,13 +643,35 @@ static void on_connected(conn_t *c) {
   int err = 0;
   socklen_t l = sizeof err;
   getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+  if (err && c->role == ROLE_CONN) {
+    conn_lost(c, strerror(err));
+    return;
+  }
   if (err) fail("connect to %s:%d: %s", o_host, o_port, strerror(err));
-  queue_connect(c);
-  c->state = ST_WAIT_CONNACK;
-  flush_out(c);
+  send_connect(c);
+}
+
+/* Connect mode: after CONNACK (or an error), close with RST and start the next connection. */
+static void handle_connect_event(conn_t *c, uint32_t ev) {
+  if (c->state == ST_CONNECTING) {
+    if (ev & (EPOLLERR | EPOLLHUP)) on_connected(c); /* reads SO_ERROR: counted, closed */
+    else if (ev & EPOLLOUT) send_connect(c);
+  } else if (c->out.len > c->out.off && (ev & EPOLLOUT)) {
+    flush_out(c);
+  }
+  if (c->state == ST_WAIT_CONNACK && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) do_read(c);
+  if (c->state == ST_READY) {
+    close(c->fd);
+    c->state = ST_CLOSED;
+  }
+  if (c->state == ST_CLOSED && g_phase == PH_SENDING) start_connect(c);
 }
 
 static void handle_event(conn_t *c, uint32_t ev) {
+  if (c->role == ROLE_CONN) {
+    handle_connect_event(c, ev);
+    return;
+  }
   if (c->state == ST_CLOSED) return;
   if (c->state == ST_CONNECTING) {
     if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(c);
@@ -590,7 +684,7 @@ static void handle_event(conn_t *c, uint32_t ev) {
     if (flush_out(c) && unpaced_qos0_pub(c)) write_chunk(c);
   }
   if (c->state == ST_CLOSED) return;
-  pump_qos1(c);
+  pump_window(c);
   update_events(c);
 }
 
@@ -615,8 +709,8 @@ static void on_tick(void) {
 /* ---- main ---- */
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen --port N [--sub-port N] [--host H] [--mode throughput|latency|idle]\n"
-          "  [--pubs P] [--subs S] [--conns N] [--qos 0|1] [--sub-clean 0|1] [--payload BYTES]\n"
+          "usage: loadgen --port N [--sub-port N] [--host H] [--mode throughput|latency|idle|connect]\n"
+          "  [--pubs P] [--subs S] [--conns N] [--qos 0|1|2] [--sub-clean 0|1] [--payload BYTES]\n"
           "  [--warmup S] [--duration S] [--settle S] [--window N] [--rate MSGS_PER_S]\n"
           "  [--pub-topic FMT(%%d=publisher)] [--sub-filter FMT(%%d=subscriber)] [--expect N]\n"
           "  [--broker-pid PID] [--concurrency N] [--setup-timeout S] [--chunk BYTES]\n"
@@ -649,6 +743,7 @@ int main(int argc, char **argv) {
       if (!strcmp(v, "throughput")) o_mode = MODE_THROUGHPUT;
       else if (!strcmp(v, "latency")) o_mode = MODE_LATENCY;
       else if (!strcmp(v, "idle")) o_mode = MODE_IDLE;
+      else if (!strcmp(v, "connect")) o_mode = MODE_CONNECT;
       else usage();
     } else if (!strcmp(a, "--pubs")) o_pubs = atoi(v);
     else if (!strcmp(a, "--subs")) o_subs = atoi(v);
@@ -675,9 +770,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--busy-poll")) o_busy_poll = atoi(v);
     else usage();
   }
-  if (o_port <= 0 || o_qos < 0 || o_qos > 1 || o_window < 1 || o_window > 60000 || o_payload < 0) usage();
+  if (o_port <= 0 || o_qos < 0 || o_qos > 2 || o_window < 1 || o_window > 60000 || o_payload < 0) usage();
   if (o_mode == MODE_LATENCY && (o_payload < 8 || o_rate <= 0)) usage();
   if (o_mode == MODE_IDLE) { o_pubs = 0; o_subs = 0; if (o_conns <= 0) usage(); }
+  else if (o_mode == MODE_CONNECT) { o_pubs = 0; o_subs = 0; o_conns = o_concurrency; if (o_conns <= 0) usage(); }
   else o_conns = 0;
   if (o_chunk <= 0) {
     o_chunk = o_pubs > 0 ? (1 << 20) / o_pubs : 65536;
@@ -699,7 +795,7 @@ int main(int argc, char **argv) {
   g_nconns = o_subs + o_pubs + o_conns;
   g_conns = calloc(g_nconns, sizeof *g_conns);
   if (!g_conns) fail("out of memory");
-  int pid = getpid() % 100000;
+  int pid = g_pid = getpid() % 100000;
   for (int i = 0; i < g_nconns; i++) {
     conn_t *c = &g_conns[i];
     c->fd = -1;
@@ -723,7 +819,7 @@ int main(int argc, char **argv) {
       buf_reserve(&c->in, 16 * 1024);
       snprintf(c->client_id, sizeof c->client_id, "lg%dp%d", pid, c->idx);
     } else {
-      c->role = ROLE_IDLE;
+      c->role = o_mode == MODE_CONNECT ? ROLE_CONN : ROLE_IDLE;
       c->idx = i - o_subs - o_pubs;
       buf_reserve(&c->in, 64);
       snprintf(c->client_id, sizeof c->client_id, "lg%di%d", pid, c->idx);
@@ -746,8 +842,14 @@ int main(int argc, char **argv) {
   double t_send = 0, t_meas = 0, t_end = 0, t_drain = 0, t_last_progress = 0, t_settle = 0;
   double cpu_meas = 0, cpu_end = 0, bcpu_meas = 0, bcpu_end = 0;
   uint64_t sent_meas = 0, recv_meas = 0, sent_end = 0, recv_end = 0, last_recv = 0, last_acked = 0;
+  uint64_t connacks_meas = 0, connacks_end = 0, errors_meas = 0, errors_end = 0;
+  long long overflows_meas = 0, overflows_end = 0, drops_meas = 0, drops_end = 0;
   double setup_s = 0;
   long rss_after = -1, rss_peak = -1;
+  if (o_mode == MODE_CONNECT) { /* no setup: the warm-up starts with the first connect */
+    g_phase = PH_SENDING;
+    t_send = t0;
+  }
 
   struct epoll_event evs[512];
   while (g_phase != PH_DONE) {
@@ -785,10 +887,10 @@ int main(int argc, char **argv) {
         g = 0;
       }
       /* QoS 0 publishers keep EPOLLOUT and just skip writing while gated;
-         QoS 1 publishers only refill on PUBACKs, so kick them here. */
+         QoS 1 and 2 publishers only refill on acks, so kick them here. */
       if (was_gated && !g && o_qos)
         for (int k = o_subs; k < o_subs + o_pubs; k++) {
-          pump_qos1(&g_conns[k]);
+          pump_window(&g_conns[k]);
           update_events(&g_conns[k]);
         }
       was_gated = g;
@@ -825,7 +927,7 @@ int main(int argc, char **argv) {
         }
         for (int k = 0; k < g_nconns; k++) {
           conn_t *c = &g_conns[k];
-          pump_qos1(c);
+          pump_window(c);
           update_events(c);
         }
       }
@@ -836,6 +938,10 @@ int main(int argc, char **argv) {
         t_meas = t;
         sent_meas = g_sent;
         recv_meas = g_recv;
+        connacks_meas = g_connacks;
+        errors_meas = g_conn_errors;
+        overflows_meas = read_tcpext("ListenOverflows");
+        drops_meas = read_tcpext("ListenDrops");
         cpu_meas = self_cpu_s();
         if (o_broker_pid) bcpu_meas = read_proc_cpu_s(o_broker_pid);
       } else if (g_measuring && t - t_meas >= o_duration) {
@@ -843,9 +949,17 @@ int main(int argc, char **argv) {
         t_end = t;
         sent_end = g_sent;
         recv_end = g_recv;
+        connacks_end = g_connacks;
+        errors_end = g_conn_errors;
+        overflows_end = read_tcpext("ListenOverflows");
+        drops_end = read_tcpext("ListenDrops");
         cpu_end = self_cpu_s();
         if (o_broker_pid) bcpu_end = read_proc_cpu_s(o_broker_pid);
         if (o_broker_pid) rss_peak = read_rss_kib(o_broker_pid);
+        if (o_mode == MODE_CONNECT) {
+          g_phase = PH_DONE;
+          break;
+        }
         g_phase = PH_DRAIN;
         t_drain = t_last_progress = t;
         last_recv = g_recv;
@@ -874,17 +988,29 @@ int main(int argc, char **argv) {
   }
 
   /* ---- report ---- */
+  static const char *mode_name[] = { "throughput", "latency", "idle", "connect" };
   printf("{\"ok\":true,\"mode\":\"%s\",\"qos\":%d,\"pubs\":%d,\"subs\":%d,\"conns\":%d,\"payload\":%d,\"setup_s\":%.3f",
-         o_mode == MODE_THROUGHPUT ? "throughput" : o_mode == MODE_LATENCY ? "latency" : "idle", o_qos, o_pubs, o_subs,
-         g_nconns, o_payload, setup_s);
+         mode_name[o_mode], o_qos, o_pubs, o_subs, g_nconns, o_payload, setup_s);
+  double dur = t_end - t_meas;
+  double gen_cpu = dur > 0 ? 100.0 * (cpu_end - cpu_meas) / dur : -1;
+  double broker_cpu = (o_broker_pid && bcpu_meas >= 0 && bcpu_end >= 0 && dur > 0) ? 100.0 * (bcpu_end - bcpu_meas) / dur : -1;
   if (o_mode == MODE_IDLE) {
     printf(",\"rss_before_kib\":%ld,\"rss_after_kib\":%ld", rss_before, rss_after);
+  } else if (o_mode == MODE_CONNECT) {
+    uint64_t acks = connacks_end - connacks_meas;
+    qsort(g_lat, g_lat_n, sizeof *g_lat, cmp_u64);
+    printf(",\"duration_s\":%.3f,\"connacks\":%llu,\"conn_rate\":%.1f,\"conn_errors\":%llu,\"total_connacks\":%llu,\"total_started\":%d",
+           dur, (unsigned long long)acks, dur > 0 ? acks / dur : 0, (unsigned long long)(errors_end - errors_meas),
+           (unsigned long long)g_connacks, g_started);
+    printf(",\"listen_overflows\":%lld,\"listen_drops\":%lld", overflows_meas < 0 ? -1 : overflows_end - overflows_meas,
+           drops_meas < 0 ? -1 : drops_end - drops_meas);
+    printf(",\"connack_p50_us\":%.1f,\"connack_p90_us\":%.1f,\"connack_p99_us\":%.1f,\"connack_max_us\":%.1f", pct(0.50),
+           pct(0.90), pct(0.99), pct(1.0));
+    printf(",\"gen_cpu_pct\":%.1f,\"broker_cpu_pct\":%.1f,\"rss_before_kib\":%ld,\"rss_peak_kib\":%ld", gen_cpu, broker_cpu,
+           rss_before, rss_peak);
   } else {
-    double dur = t_end - t_meas;
     uint64_t sent = sent_end - sent_meas, recv = recv_end - recv_meas;
     uint64_t expected = g_sent * (uint64_t)o_expect;
-    double gen_cpu = dur > 0 ? 100.0 * (cpu_end - cpu_meas) / dur : -1;
-    double broker_cpu = (o_broker_pid && bcpu_meas >= 0 && bcpu_end >= 0 && dur > 0) ? 100.0 * (bcpu_end - bcpu_meas) / dur : -1;
     printf(",\"window\":%d,\"rate_target\":%.0f,\"duration_s\":%.3f,\"sent\":%llu,\"recv\":%llu,\"sent_rate\":%.1f,\"recv_rate\":%.1f",
            o_window, o_mode == MODE_LATENCY ? o_rate : 0, dur, (unsigned long long)sent, (unsigned long long)recv,
            dur > 0 ? sent / dur : 0, dur > 0 ? recv / dur : 0);
