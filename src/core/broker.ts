@@ -44,7 +44,9 @@ export class BrokerApiError extends Error {
   }
 }
 
-const QUIET_CLOSES: ReadonlySet<CloseReason> = new Set(['client_disconnect', 'socket_closed', 'server_shutting_down']);
+// the client went away (cleanly, or with a reset as mobile networks and load balancers do):
+// routine, logged at debug; mosquitto logs these at notice, below its warning level
+const QUIET_CLOSES: ReadonlySet<CloseReason> = new Set(['client_disconnect', 'socket_closed', 'socket_error', 'server_shutting_down']);
 
 export class Broker implements BrokerContext {
   readonly settings: Readonly<BrokerSettings>;
