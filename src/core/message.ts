@@ -57,10 +57,26 @@ const POOLED = 1024;
  * hot path. A payload that already owns its memory is left alone.
  */
 export function ownPayload(message: Message): void {
-  const payload = message.payload;
-  const backing = payload.buffer.byteLength;
-  if (backing <= payload.length + PIN_SLACK || backing === Buffer.poolSize) return;
-  const copy = payload.length < POOLED ? Buffer.allocUnsafe(payload.length) : Buffer.allocUnsafeSlow(payload.length);
-  payload.copy(copy);
-  message.payload = copy;
+  message.payload = owned(message.payload);
+  ownBinaryProperties(message.properties);
+}
+
+/**
+ * v5 binary properties are views into the read chunk too: a kept message (or a will) with
+ * Correlation Data would pin the chunk through it (a 1-byte retained message held 58 KiB,
+ * found by the socket fuzz). The properties object is the message's own (the decoder makes
+ * one per packet), so its field is replaced in place.
+ */
+export function ownBinaryProperties(properties: Properties | undefined): void {
+  const data = properties?.correlationData;
+  if (data !== undefined) (properties as Properties).correlationData = owned(data);
+}
+
+/** `bytes` itself when it owns its memory (or shares a pool slab), else a copy. */
+function owned(bytes: Buffer): Buffer {
+  const backing = bytes.buffer.byteLength;
+  if (backing <= bytes.length + PIN_SLACK || backing === Buffer.poolSize) return bytes;
+  const copy = bytes.length < POOLED ? Buffer.allocUnsafe(bytes.length) : Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }

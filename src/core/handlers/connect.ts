@@ -11,6 +11,7 @@ import type { CloseReason } from '../errors.js';
 import { BrokerError } from '../errors.js';
 import type { AuthResult } from '../ports.js';
 import { resumeSession } from '../delivery.js';
+import { ownBinaryProperties } from '../message.js';
 import { NEVER_EXPIRES, createSessionState } from '../session-state.js';
 import { clientInfo } from './client-info.js';
 
@@ -249,6 +250,7 @@ function bind(ctx: BrokerContext, conn: Connection, client: ClientRef, connect: 
   conn.client = client;
   // the will lives as long as the connection: copy it out of the read chunk it points into
   conn.will = connect.will === undefined ? undefined : { ...connect.will, payload: Buffer.from(connect.will.payload) };
+  ownBinaryProperties(conn.will?.properties);
   // a crash is a lost connection too: the will is stored so a restart can send it
   const will = conn.will;
   if (will !== undefined) {
