@@ -187,13 +187,14 @@ async function clusterParts(
 ): Promise<{ cluster?: RedisClusterLink; durable?: DurableStore; mirrorRedis?: Redis }> {
   if (config.cluster === '') return local === undefined ? {} : { durable: local };
   // loaded only for a cluster: a single broker never pays for the Redis client
-  const [{ Redis }, { RedisClusterLink }, { RedisSessionMirror }] = await Promise.all([
+  const [{ Redis }, { RedisClusterLink }, { RedisSessionMirror }, { redisOptions }] = await Promise.all([
     import('ioredis'),
     import('../adapters/redis/cluster-link.js'),
     import('../adapters/redis/session-mirror.js'),
+    import('../adapters/redis/wire.js'),
   ]);
   const nodeId = config.node_id !== '' ? config.node_id : defaultNodeId();
-  const mirrorRedis = new Redis(config.cluster, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 100, 1000) });
+  const mirrorRedis = new Redis(config.cluster, redisOptions());
   // reported by the cluster link already; this connection only needs not to crash on them
   mirrorRedis.on('error', () => undefined);
   const mirror = new RedisSessionMirror({ redis: mirrorRedis, nodeId, logger });

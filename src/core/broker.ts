@@ -141,11 +141,17 @@ export class Broker implements BrokerContext {
     this.sharedSubscriptions.sessionEnded(this, ref);
     this.durability.sessionDeleted(ref.state);
     for (const filter of ref.state.subscriptions.keys()) this.subscriptions.remove(filter, clientId);
-    ref.state.subscriptions.clear();
-    ref.state.queue.clear();
-    ref.state.inflight.clear();
-    if (this.clients.get(clientId) === ref) this.clients.delete(clientId);
-    this.deps.sessions.delete(clientId);
+    this.#forget(ref);
+  }
+
+  /** The common end of a session here (ended or moved away): its state and its entries. */
+  #forget(ref: ClientRef): void {
+    const state = ref.state;
+    state.subscriptions.clear();
+    state.queue.clear();
+    state.inflight.clear();
+    if (this.clients.get(state.clientId) === ref) this.clients.delete(state.clientId);
+    this.deps.sessions.delete(state.clientId);
   }
 
   scheduleFlush(connection: Connection): void {
@@ -230,11 +236,7 @@ export class Broker implements BrokerContext {
       this.cluster?.unsubscribed(filter);
       if (!this.sharedSubscriptions.leave(filter, ref)) this.subscriptions.remove(filter, state.clientId);
     }
-    state.subscriptions.clear();
-    state.queue.clear();
-    state.inflight.clear();
-    if (this.clients.get(state.clientId) === ref) this.clients.delete(state.clientId);
-    this.deps.sessions.delete(state.clientId);
+    this.#forget(ref);
   }
 
   #clusterHandlers(): ClusterHandlers {

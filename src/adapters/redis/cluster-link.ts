@@ -18,16 +18,21 @@ import { Redis } from 'ioredis';
 import type { Message } from '../../core/message.js';
 import type { ClusterHandlers, ClusterLink, Logger, TransferredSession } from '../../core/ports.js';
 import {
+  ClusterConfigError,
   FrameKind,
+  checkNodeId,
   decodeBatch,
   decodeJsonFrame,
   encodeBatch,
   decodeMessageFrame,
   encodeJsonFrame,
   encodeMessageFrame,
+  redisOptions,
   sessionFromJson,
   sessionToJson,
 } from './wire.js';
+
+export { ClusterConfigError };
 
 export interface RedisClusterLinkOptions {
   url: string;
@@ -41,14 +46,6 @@ export interface RedisClusterLinkOptions {
   claimTimeoutMs?: number;
   /** Where a session held by a node that died can be taken from (the session mirror). */
   orphans?: { takeSession(clientId: string): Promise<TransferredSession | undefined> };
-}
-
-export class ClusterConfigError extends Error {
-  readonly code = 'CLUSTER_CONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ClusterConfigError';
-  }
 }
 
 const P = 'culex:';
@@ -87,9 +84,7 @@ export class RedisClusterLink implements ClusterLink {
   dropped = 0;
 
   constructor(options: RedisClusterLinkOptions) {
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(options.nodeId)) {
-      throw new ClusterConfigError(`node id "${options.nodeId}": 1 to 64 characters of A-Z a-z 0-9 . _ : -`);
-    }
+    checkNodeId(options.nodeId);
     if (!/^rediss?:\/\//.test(options.url)) throw new ClusterConfigError(`cluster "${options.url}": expected redis://host:port`);
     this.nodeId = options.nodeId;
     this.#url = options.url;
@@ -102,16 +97,7 @@ export class RedisClusterLink implements ClusterLink {
 
   start(handlers: ClusterHandlers): void {
     this.#handlers = handlers;
-    const options = {
-      // nothing queues while Redis is away: callers see a failure and drop (bounded memory)
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // not auto-pipelined: a PUBLISH is written to the socket when issued, so forwards leave
-      // before the PUBACKs the broker writes right after flush() (frames are batched here)
-      enableAutoPipelining: false,
-      retryStrategy: (times: number) => Math.min(times * 100, 1000),
-      lazyConnect: false,
-    };
+    const options = redisOptions();
     const cmd = new Redis(this.#url, options);
     const sub = new Redis(this.#url, options);
     this.#cmd = cmd;

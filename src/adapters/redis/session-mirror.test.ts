@@ -10,7 +10,8 @@ import type { DeliveryRecord, Logger, SessionRecord } from '../../core/ports.js'
 import type { SubscriptionOptions } from '../../core/session-state.js';
 import { startRedisServer, type RedisServer } from '../../../test/helpers/redis-server.js';
 import { waitFor } from '../../../test/helpers/wait-for.js';
-import { RedisSessionMirror, SessionMirrorConfigError } from './session-mirror.js';
+import { RedisSessionMirror } from './session-mirror.js';
+import { ClusterConfigError } from './wire.js';
 
 interface Logged {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -286,8 +287,8 @@ describe('RedisSessionMirror', () => {
   });
 
   test('a node id that cannot be written is the caller’s error', () => {
-    assert.throws(() => mirror(''), (err: unknown) => err instanceof SessionMirrorConfigError && err.code === 'SESSION_MIRROR_CONFIG_INVALID');
-    assert.throws(() => mirror('x'.repeat(65)), SessionMirrorConfigError);
+    assert.throws(() => mirror(''), (err: unknown) => err instanceof ClusterConfigError && err.code === 'CLUSTER_CONFIG_INVALID');
+    assert.throws(() => mirror('x'.repeat(65)), ClusterConfigError);
   });
 
   test('a batch lost while Redis keeps its data (this connection was down): the copies it touched are deleted, not left partial', async () => {

@@ -27,22 +27,13 @@ import type { Message } from '../../core/message.js';
 import type { ClientIdentity, DeliveryRecord, DurableSnapshot, DurableStore, Logger, SessionRecord, TransferredSession, WillRecord } from '../../core/ports.js';
 import type { SubscriptionOptions } from '../../core/session-state.js';
 import type { QoS } from '../../protocol/types.js';
-import { FrameKind, decodeMessageFrame, encodeMessageFrame } from './wire.js';
+import { FrameKind, checkNodeId, decodeMessageFrame, encodeMessageFrame } from './wire.js';
 
 export interface RedisSessionMirrorOptions {
   /** Owned and connected by the caller; best created with enableOfflineQueue: false. */
   redis: Redis;
   nodeId: string;
   logger: Logger;
-}
-
-/** Thrown by the constructor for options the caller got wrong. */
-export class SessionMirrorConfigError extends Error {
-  readonly code = 'SESSION_MIRROR_CONFIG_INVALID';
-  constructor(message: string) {
-    super(message);
-    this.name = 'SessionMirrorConfigError';
-  }
 }
 
 const KEY_PREFIX = 'culex:s:';
@@ -114,9 +105,7 @@ export class RedisSessionMirror implements DurableStore {
 
   constructor(options: RedisSessionMirrorOptions) {
     // the id is written into every message frame (u8 length) and compared by the script
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(options.nodeId)) {
-      throw new SessionMirrorConfigError(`node id "${options.nodeId}": 1 to 64 characters of A-Z a-z 0-9 . _ : -`);
-    }
+    checkNodeId(options.nodeId);
     this.#redis = options.redis;
     this.#nodeId = options.nodeId;
     this.#logger = options.logger;

@@ -3,6 +3,7 @@
 import { createMessage, type Message } from '../../core/message.js';
 import type { TransferredSession } from '../../core/ports.js';
 import type { QoS } from '../../protocol/types.js';
+import type { RedisOptions } from 'ioredis';
 import { propertiesFromJson, propertiesToJson } from '../shared/properties-json.js';
 
 export const enum FrameKind {
@@ -58,6 +59,35 @@ export class WireError extends Error {
     super(message);
     this.name = 'WireError';
   }
+}
+
+/** Thrown for a node id or cluster URL the operator got wrong (the config loader checks both first). */
+export class ClusterConfigError extends Error {
+  readonly code = 'CLUSTER_CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterConfigError';
+  }
+}
+
+/** A node id is written into every frame with a one-byte length and compared in Lua scripts. */
+export function checkNodeId(nodeId: string): void {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) throw new ClusterConfigError(`node id "${nodeId}": 1 to 64 characters of A-Z a-z 0-9 . _ : -`);
+}
+
+/**
+ * ioredis options for every cluster connection: nothing queues while Redis is away (callers
+ * see a failure and drop: bounded memory), and nothing is auto-pipelined (a command is
+ * written when issued, so forwards leave before the PUBACKs written right after them).
+ */
+export function redisOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: false,
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    lazyConnect: false,
+  };
 }
 
 export interface MessageFrame {
