@@ -6,11 +6,12 @@ import type { Duplex } from 'node:stream';
 import { AllowAllAuthenticator, AllowAllAuthorizer } from '../adapters/memory/allow-all.js';
 import { MemoryRetainedStore } from '../adapters/memory/memory-retained-store.js';
 import { MemorySessionStore } from '../adapters/memory/memory-session-store.js';
+import { NodeRuntimeStats } from '../adapters/system/runtime-stats.js';
 import { SystemClock } from '../adapters/system/system-clock.js';
 import { Broker, type PublishOptions } from '../core/broker.js';
 import type { BrokerEventMap } from '../core/events.js';
 import type { BrokerSettings } from '../core/options.js';
-import type { AuthMethod, Authenticator, ClusterLink, ConnectionMeta, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from '../core/ports.js';
+import type { AuthMethod, Authenticator, ClusterLink, ConnectionMeta, DurableStore, Authorizer, Clock, Logger, RetainedStore, RuntimeStats, SessionStore } from '../core/ports.js';
 import type { BrokerStats } from '../core/stats.js';
 import { startListener, type ListenerOptions, type RunningListener } from '../transports/listeners.js';
 import { listenTcp } from '../transports/tcp.js';
@@ -30,15 +31,21 @@ export interface CreateBrokerOptions extends Partial<BrokerSettings> {
   authorizer?: Authorizer;
   /** MQTT 5 enhanced authentication methods (e.g. ScramSha256); a CONNECT naming another gets CONNACK 0x8C. */
   authMethods?: readonly AuthMethod[];
+  /** Heap and event-loop lag for $SYS; default: this process's (when $SYS is on). */
+  runtime?: RuntimeStats;
 }
 
 export class CulexBroker {
   readonly #broker: Broker;
   readonly #servers: Server[] = [];
   readonly #listeners: RunningListener[] = [];
+  /** Ours to close: the one made here (one given by the embedder is the embedder's). */
+  readonly #ownRuntime: RuntimeStats | undefined;
 
   constructor(options: CreateBrokerOptions = {}) {
-    const { logger, clock, sessions, retained, durable, cluster, authenticator, authorizer, authMethods, ...settings } = options;
+    const { logger, clock, sessions, retained, durable, cluster, authenticator, authorizer, authMethods, runtime, ...settings } = options;
+    this.#ownRuntime = runtime === undefined && settings.sysInterval !== 0 ? new NodeRuntimeStats() : undefined;
+    const runtimeStats = runtime ?? this.#ownRuntime;
     this.#broker = new Broker({
       version: packageVersion(),
       ...settings,
@@ -52,6 +59,7 @@ export class CulexBroker {
         authMethods: authMethods ?? [],
         ...(durable !== undefined ? { durable } : {}),
         ...(cluster !== undefined ? { cluster } : {}),
+        ...(runtimeStats !== undefined ? { runtime: runtimeStats } : {}),
       },
     });
   }
@@ -127,6 +135,7 @@ export class CulexBroker {
     closed.push(...this.#listeners.splice(0).map((l) => l.close()));
     await this.#broker.close();
     await Promise.all(closed);
+    this.#ownRuntime?.close();
   }
 }
 

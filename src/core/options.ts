@@ -1,7 +1,7 @@
 // Broker settings as core sees them. config/ maps the mosquitto-style keys of the YAML
 // file (max_inflight_messages, ...) onto these; defaults follow mosquitto where it has
 // the setting, except where mosquitto's default is "unbounded".
-import type { AuthMethod, Authenticator, ClusterLink, DurableStore, Authorizer, Clock, Logger, RetainedStore, SessionStore } from './ports.js';
+import type { AuthMethod, Authenticator, ClusterLink, DurableStore, Authorizer, Clock, Logger, RetainedStore, RuntimeStats, SessionStore } from './ports.js';
 
 export interface BrokerSettings {
   /** Largest packet accepted, in bytes (max_packet_size). */
@@ -85,6 +85,8 @@ export interface BrokerDeps {
   cluster?: ClusterLink;
   /** MQTT 5 enhanced authentication methods, by Authentication Method name; none by default. */
   authMethods?: readonly AuthMethod[];
+  /** Heap and event-loop lag for $SYS; none = those topics are not published. */
+  runtime?: RuntimeStats;
 }
 
 export interface BrokerOptions extends Partial<BrokerSettings> {

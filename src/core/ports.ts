@@ -16,6 +16,23 @@ export interface TimerHandle {
   clear(): void;
 }
 
+/** Event-loop delay over one sampling period, in milliseconds. */
+export interface LoopLag {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** What the process itself costs, for $SYS (mosquitto's heap topics, plus event-loop lag). */
+export interface RuntimeStats {
+  /** Bytes of (V8) heap in use now. */
+  heapUsed(): number;
+  /** The event-loop delay since the previous call (or since start), then starts a new period. */
+  takeLoopLag(): LoopLag;
+  /** Stops sampling. */
+  close(): void;
+}
+
 /** A pino-compatible subset: structured fields first, message second. */
 export interface Logger {
   debug(fields: object, message?: string): void;

@@ -7,6 +7,7 @@ import type { TimerHandle } from './ports.js';
 export class SysTopics {
   readonly #ctx: BrokerContext;
   readonly #last = new Map<string, string>();
+  #heapMax = 0;
   #timer: TimerHandle | undefined;
 
   constructor(ctx: BrokerContext) {
@@ -23,8 +24,11 @@ export class SysTopics {
     this.#timer = undefined;
   }
 
-  /** Current values of every $SYS topic. */
-  snapshot(): Map<string, string> {
+  /**
+   * Current values of every $SYS topic. `takeLag` ends the event-loop lag period (only the
+   * periodic publication does, so that a look through the admin API doesn't shorten it).
+   */
+  snapshot(takeLag = false): Map<string, string> {
     const ctx = this.#ctx;
     const s = ctx.stats;
     let offline = 0;
@@ -57,6 +61,17 @@ export class SysTopics {
       ['retained messages/count', ctx.deps.retained.size],
       ['store/messages/count', queued],
     ];
+    const runtime = ctx.deps.runtime;
+    if (runtime !== undefined) {
+      // mosquitto's heap topics (bytes), and the event-loop delay since the last publication (ms)
+      const heap = runtime.heapUsed();
+      this.#heapMax = Math.max(this.#heapMax, heap);
+      values.push(['heap/current', heap], ['heap/maximum', this.#heapMax]);
+      if (takeLag) {
+        const lag = runtime.takeLoopLag();
+        values.push(['eventloop/lag/p50', lag.p50.toFixed(1)], ['eventloop/lag/p99', lag.p99.toFixed(1)], ['eventloop/lag/max', lag.max.toFixed(1)]);
+      }
+    }
     const cluster = ctx.cluster;
     if (cluster !== undefined) {
       const members = cluster.link.members();
@@ -66,7 +81,7 @@ export class SysTopics {
   }
 
   publishNow(): void {
-    for (const [topic, value] of this.snapshot()) {
+    for (const [topic, value] of this.snapshot(true)) {
       if (this.#last.get(topic) === value) continue;
       this.#last.set(topic, value);
       this.#ctx.publish(createMessage(topic, Buffer.from(value), 0, true, undefined, undefined));

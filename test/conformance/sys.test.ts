@@ -4,6 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PublishPacket } from '../../src/protocol/types.js';
 import type { BrokerFixture } from '../helpers/broker-fixture.js';
+import { NodeRuntimeStats } from '../../src/adapters/system/runtime-stats.js';
+import type { RuntimeStats } from '../../src/core/ports.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import type { TestClient } from '../helpers/mqtt-test-client.js';
 import { publishes, withBroker } from './lifecycle-support.js';
@@ -271,4 +273,53 @@ describe('$ topics and wildcards', () => {
       await all.barrier();
       assert.deepEqual(publishes(all.received), []);
     }));
+
+  test('heap and event-loop lag: mosquitto\'s heap topics in bytes, the lag of each period in ms', () => {
+    const clock = new FakeClock();
+    const lags = [
+      { p50: 0.25, p99: 3.5, max: 12 },
+      { p50: 0.5, p99: 1, max: 2 },
+    ];
+    let heap = 5_000_000;
+    let taken = 0;
+    const runtime: RuntimeStats = {
+      heapUsed: () => heap,
+      takeLoopLag: () => lags[taken++] ?? { p50: 0, p99: 0, max: 0 },
+      close: () => {},
+    };
+    return withBroker({ clock, sysInterval: 10, runtime }, async (fx) => {
+      const w = await sysWatcher(fx, '$SYS/broker/#');
+      assert.equal(value(w, 'heap/current'), '5000000');
+      assert.equal(value(w, 'eventloop/lag/p99'), '3.5');
+      assert.equal(value(w, 'eventloop/lag/max'), '12.0');
+      // a look through the API does not end the lag period
+      fx.broker.sysSnapshot();
+      assert.equal(taken, 1);
+      heap = 4_000_000;
+      await tick(clock, w);
+      assert.equal(taken, 2);
+      assert.equal(value(w, 'heap/current'), '4000000');
+      assert.equal(value(w, 'heap/maximum'), '5000000', 'the maximum is kept');
+      assert.equal(value(w, 'eventloop/lag/p50'), '0.5');
+      assert.equal(value(w, 'eventloop/lag/p99'), '1.0');
+    });
+  });
+
+  test('the real runtime stats: a blocked loop shows as lag, the heap is the process\'s', async () => {
+    const stats = new NodeRuntimeStats(5);
+    try {
+      await new Promise((r) => setTimeout(r, 30));
+      stats.takeLoopLag();
+      const until = Date.now() + 60;
+      while (Date.now() < until); // block the loop for 60 ms
+      await new Promise((r) => setTimeout(r, 20));
+      const lag = stats.takeLoopLag();
+      assert.ok(lag.max >= 40, `a 60 ms block is seen: max ${lag.max} ms`);
+      assert.ok(lag.p50 < lag.max, `p50 ${lag.p50} < max ${lag.max}`);
+      const heap = stats.heapUsed();
+      assert.ok(heap > 1e6 && heap <= process.memoryUsage().heapTotal, `heap ${heap}`);
+    } finally {
+      stats.close();
+    }
+  });
 });
