@@ -18,7 +18,7 @@ import { createStats, type BrokerStats } from './stats.js';
 import { SysTopics } from './sys-topics.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { setLongTimeout } from './long-timer.js';
-import { NEVER_EXPIRES } from './session-state.js';
+import { clearSubscriptions, NEVER_EXPIRES } from './session-state.js';
 import { Durability } from './durability.js';
 import { rebuildSession, willBuilder, willDelayMs } from './durable-restore.js';
 import type { ClusterHandlers, DurableSnapshot, TransferredSession } from './ports.js';
@@ -147,7 +147,7 @@ export class Broker implements BrokerContext {
   /** The common end of a session here (ended or moved away): its state and its entries. */
   #forget(ref: ClientRef): void {
     const state = ref.state;
-    state.subscriptions.clear();
+    clearSubscriptions(state);
     state.queue.clear();
     state.inflight.clear();
     if (this.clients.get(state.clientId) === ref) this.clients.delete(state.clientId);

@@ -33,6 +33,10 @@ const PROTOCOL_CLOSE: Record<MqttProtocolError['code'], CloseReason> = {
   UNSUPPORTED_PROTOCOL_VERSION: 'unsupported_protocol_version',
 };
 
+/** The Connection a stream serves: one set of stream listeners for all connections (see start()). */
+const CONNECTION = Symbol('culex.connection');
+type ServedStream = Duplex & { [CONNECTION]?: Connection };
+
 const READ_PAUSED_HOLD = 1;
 const READ_PAUSED_RATE = 2;
 
@@ -100,12 +104,35 @@ export class Connection {
     });
   }
 
+  // Shared by every connection, found through the stream (`this` in a stream listener): five
+  // closures per connection would cost about 300 bytes of an idle connection's heap.
+  static readonly #onStreamData = function (this: ServedStream, chunk: Buffer): void {
+    const conn = this[CONNECTION];
+    if (conn !== undefined) conn.#onData(chunk);
+  };
+  static readonly #onStreamDrain = function (this: ServedStream): void {
+    const conn = this[CONNECTION];
+    if (conn !== undefined) conn.#onDrain();
+  };
+  static readonly #onStreamEnd = function (this: ServedStream): void {
+    this[CONNECTION]?.close('socket_closed', { sendWill: true });
+  };
+  static readonly #onStreamClose = function (this: ServedStream): void {
+    const conn = this[CONNECTION];
+    if (conn !== undefined) conn.#onStreamClosed();
+  };
+  static readonly #onStreamError = function (this: ServedStream, err: Error): void {
+    this[CONNECTION]?.close('socket_error', { sendWill: true, detail: err.message });
+  };
+
   start(): void {
-    this.#stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#stream.on('drain', () => this.#onDrain());
-    this.#stream.on('end', () => this.close('socket_closed', { sendWill: true }));
-    this.#stream.on('close', () => this.#onStreamClosed());
-    this.#stream.on('error', (err: Error) => this.close('socket_error', { sendWill: true, detail: err.message }));
+    const stream = this.#stream as ServedStream;
+    stream[CONNECTION] = this;
+    stream.on('data', Connection.#onStreamData);
+    stream.on('drain', Connection.#onStreamDrain);
+    stream.on('end', Connection.#onStreamEnd);
+    stream.on('close', Connection.#onStreamClose);
+    stream.on('error', Connection.#onStreamError);
     const limit = this.#ctx.settings.connectTimeout * 1000;
     // [MQTT-3.1.4-?] a socket that never sends CONNECT must not hold resources forever
     this.#connectTimer = this.#ctx.deps.clock.setTimeout(() => {

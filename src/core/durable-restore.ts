@@ -4,7 +4,7 @@ import type { Durability } from './durability.js';
 import type { Properties, QoS } from '../protocol/types.js';
 import { createMessage, type Message } from './message.js';
 import type { DurableSnapshot } from './ports.js';
-import { createSessionState, type Delivery, type SessionState } from './session-state.js';
+import { addIncomingQos2, createSessionState, setSubscription, type Delivery, type SessionState } from './session-state.js';
 
 export type StoredSession = DurableSnapshot['sessions'][number];
 
@@ -17,7 +17,7 @@ export function rebuildSession(durability: Durability, stored: StoredSession, re
   const state = createSessionState(record.clientId, record.expiryInterval);
   state.owner = record.owner;
   state.durable = restored;
-  for (const [filter, options] of stored.subscriptions) state.subscriptions.set(filter, options);
+  for (const [filter, options] of stored.subscriptions) setSubscription(state, filter, options);
   let maxSeq = 0;
   let lastPacketId = 0;
   // in seq order: the in-flight ones in the order they were sent, then the queue
@@ -33,7 +33,7 @@ export function rebuildSession(durability: Durability, stored: StoredSession, re
       lastPacketId = d.packetId;
     }
   }
-  for (const id of stored.incomingQos2) state.incomingQos2.add(id);
+  for (const id of stored.incomingQos2) addIncomingQos2(state, id);
   state.nextSeq = maxSeq + 1;
   state.nextPacketId = lastPacketId === 65535 ? 1 : lastPacketId + 1;
   return state;

@@ -35,13 +35,14 @@ export interface OutgoingInflight {
 
 export interface SessionState {
   readonly clientId: string;
-  readonly subscriptions: Map<string, SubscriptionOptions>;
+  /** Change it only with setSubscription / deleteSubscription / clearSubscriptions. */
+  subscriptions: ReadonlyMap<string, SubscriptionOptions>;
   /** Outgoing QoS 1/2 packets not yet completed, by packet id, in send order (not a Map: see inflight-window.ts). */
   readonly inflight: InflightWindow;
   /** QoS 1/2 messages waiting for an inflight slot or for the client to come back. */
   readonly queue: Deque<Delivery>;
-  /** Incoming QoS 2 packet ids received but not yet released (PUBREL). */
-  readonly incomingQos2: Set<number>;
+  /** Incoming QoS 2 packet ids received but not yet released (PUBREL); change it with addIncomingQos2 / releaseIncomingQos2. */
+  incomingQos2: ReadonlySet<number>;
   nextPacketId: number;
   /**
    * Seconds the session outlives its connection: 0 ends it with the connection,
@@ -60,6 +61,53 @@ export interface SessionState {
   nextSeq: number;
 }
 
+// An empty Map costs about 280 bytes and an empty Set 220: most sessions never use incoming
+// QoS 2, and idle ones may have no subscription, so they share these until their first entry.
+class SealedEmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('the shared empty subscription map was written to (use setSubscription)');
+  }
+}
+class SealedEmptySet<T> extends Set<T> {
+  override add(): this {
+    throw new Error('the shared empty packet id set was written to (use addIncomingQos2)');
+  }
+}
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionOptions> = new SealedEmptyMap();
+const NO_PACKET_IDS: ReadonlySet<number> = new SealedEmptySet();
+
+/** Adds or replaces the subscription to `filter`; true if it replaced one. */
+export function setSubscription(state: SessionState, filter: string, options: SubscriptionOptions): boolean {
+  const map = state.subscriptions === NO_SUBSCRIPTIONS ? new Map<string, SubscriptionOptions>() : (state.subscriptions as Map<string, SubscriptionOptions>);
+  const existed = map.has(filter);
+  map.set(filter, options);
+  state.subscriptions = map;
+  return existed;
+}
+
+/** Removes the subscription to `filter`; true if there was one. */
+export function deleteSubscription(state: SessionState, filter: string): boolean {
+  if (!(state.subscriptions as Map<string, SubscriptionOptions>).delete(filter)) return false;
+  if (state.subscriptions.size === 0) state.subscriptions = NO_SUBSCRIPTIONS;
+  return true;
+}
+
+export function clearSubscriptions(state: SessionState): void {
+  state.subscriptions = NO_SUBSCRIPTIONS;
+}
+
+export function addIncomingQos2(state: SessionState, packetId: number): void {
+  if (state.incomingQos2 === NO_PACKET_IDS) state.incomingQos2 = new Set([packetId]);
+  else (state.incomingQos2 as Set<number>).add(packetId);
+}
+
+/** Forgets an incoming QoS 2 packet id (its PUBREL came); true if it was known. */
+export function releaseIncomingQos2(state: SessionState, packetId: number): boolean {
+  if (!(state.incomingQos2 as Set<number>).delete(packetId)) return false;
+  if (state.incomingQos2.size === 0) state.incomingQos2 = NO_PACKET_IDS;
+  return true;
+}
+
 /** The v5 value that means "the session does not expire". */
 export const NEVER_EXPIRES = 0xffffffff;
 
@@ -67,10 +115,10 @@ export function createSessionState(clientId: string, expiryInterval: number): Se
   return {
     clientId,
     expiryInterval,
-    subscriptions: new Map(),
+    subscriptions: NO_SUBSCRIPTIONS,
     inflight: new InflightWindow(),
     queue: new Deque(),
-    incomingQos2: new Set(),
+    incomingQos2: NO_PACKET_IDS,
     nextPacketId: 1,
     owner: undefined,
     durable: false,

@@ -33,7 +33,7 @@ import type { QoS } from '../protocol/types.js';
 import type { BrokerContext, ClientRef } from './context.js';
 import { deliver } from './delivery.js';
 import type { Message } from './message.js';
-import type { Delivery, OutgoingInflight, SubscriptionOptions } from './session-state.js';
+import { deleteSubscription, type Delivery, type OutgoingInflight, type SubscriptionOptions } from './session-state.js';
 
 interface ShareMember {
   readonly client: ClientRef;
@@ -212,11 +212,11 @@ export class SharedSubscriptions {
    * is discarded with the session by the caller.
    */
   sessionEnded(ctx: BrokerContext, client: ClientRef): void {
-    const subscriptions = client.state.subscriptions;
-    for (const key of subscriptions.keys()) {
+    // a copy of the keys: deleting the last one swaps the map for the shared empty one
+    for (const key of [...client.state.subscriptions.keys()]) {
       if (!isSharedSubscription(key)) continue;
       this.leave(key, client);
-      subscriptions.delete(key);
+      deleteSubscription(client.state, key);
     }
     if (this.#groups.size > 0) this.#handBack(ctx, client, false);
   }

@@ -219,6 +219,13 @@ class Listener implements RunningListener {
     return this.#closing;
   }
 
+  // One function for every socket of this listener (`this` is the socket): a closure and a
+  // once() wrapper per socket would cost an idle connection about 250 bytes. 'close' comes once.
+  readonly #onSocketClose = ((listener: this) =>
+    function (this: Socket): void {
+      if (listener.#sockets.delete(this)) listener.#admission.release();
+    })(this);
+
   #onConnection = (socket: Socket): void => {
     const verdict = this.#admission.admit();
     if (verdict !== 'accepted') {
@@ -229,10 +236,7 @@ class Listener implements RunningListener {
     this.#sockets.add(socket);
     // whoever takes the socket reports its errors; one arriving before that must not crash
     socket.on('error', ignore);
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.#admission.release();
-    });
+    socket.on('close', this.#onSocketClose);
     if (this.#options.proxyProtocol === true) this.#readProxy(socket);
     else this.#dispatch(socket, undefined, false);
   };

@@ -4,6 +4,7 @@ import { PacketType, type AckPacket, type Packet } from '../../protocol/types.js
 import type { BrokerContext } from '../context.js';
 import type { Connection } from '../connection.js';
 import { drainQueue } from '../delivery.js';
+import { releaseIncomingQos2 } from '../session-state.js';
 
 /** PUBACK ends an outgoing QoS 1 delivery; PUBCOMP an outgoing QoS 2 one. */
 export function handlePubackOrPubcomp(ctx: BrokerContext, conn: Connection, packet: Packet): void {
@@ -48,7 +49,7 @@ export function handlePubrel(ctx: BrokerContext, conn: Connection, packet: Packe
   const ack = packet as AckPacket;
   const client = conn.client;
   if (client === undefined) return;
-  const known = client.state.incomingQos2.delete(ack.packetId);
+  const known = releaseIncomingQos2(client.state, ack.packetId);
   if (known && client.state.durable) ctx.durability.incomingReleased(client.state, ack.packetId);
   const code = known || conn.protocolVersion !== 5 ? ReasonCode.SUCCESS : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND;
   conn.send({ type: PacketType.PUBCOMP, packetId: ack.packetId, reasonCode: code });

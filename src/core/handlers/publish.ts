@@ -8,6 +8,7 @@ import type { BrokerContext } from '../context.js';
 import type { Connection } from '../connection.js';
 import { BrokerError } from '../errors.js';
 import { createMessage } from '../message.js';
+import { addIncomingQos2 } from '../session-state.js';
 import { clientInfo } from './client-info.js';
 
 export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Packet): void {
@@ -54,7 +55,7 @@ export function handlePublish(ctx: BrokerContext, conn: Connection, packet: Pack
       throw new BrokerError('RECEIVE_MAXIMUM_EXCEEDED', `more than ${ctx.settings.maxInflightMessages} QoS 2 messages unreleased`);
     }
     if (allowed && formatOk) {
-      incoming.add(packetId);
+      addIncomingQos2(client.state, packetId);
       if (client.state.durable) ctx.durability.incomingAdded(client.state, packetId);
     }
   }

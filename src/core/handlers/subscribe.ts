@@ -9,7 +9,7 @@ import type { BrokerContext, ClientRef } from '../context.js';
 import type { Connection } from '../connection.js';
 import { BrokerError } from '../errors.js';
 import { deliver } from '../delivery.js';
-import type { SubscriptionOptions } from '../session-state.js';
+import { deleteSubscription, setSubscription, type SubscriptionOptions } from '../session-state.js';
 import { clientInfo } from './client-info.js';
 
 export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Packet): void {
@@ -62,8 +62,7 @@ export function handleSubscribe(ctx: BrokerContext, conn: Connection, packet: Pa
     accepted++;
     reasonCodes.push(options.qos);
     // a subscription to an existing filter replaces it [MQTT-3.8.4-3]
-    const existed = client.state.subscriptions.has(filter);
-    client.state.subscriptions.set(filter, options);
+    const existed = setSubscription(client.state, filter, options);
     if (client.state.durable) ctx.durability.subscribed(client.state, filter, options);
     if (!existed) ctx.cluster?.subscribed(filter);
     if (shared?.valid === true) {
@@ -89,7 +88,7 @@ export function handleUnsubscribe(ctx: BrokerContext, conn: Connection, packet: 
   const client = requireClient(conn);
   const reasonCodes: number[] = [];
   for (const filter of unsubscribe.topicFilters) {
-    const existed = client.state.subscriptions.delete(filter);
+    const existed = deleteSubscription(client.state, filter);
     if (existed) {
       if (client.state.durable) ctx.durability.unsubscribed(client.state, filter);
       ctx.cluster?.unsubscribed(filter);
