@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitForPort } from './lib/procs.mjs';
+import { buildLoadgen, freePort, waitForPort } from './lib/procs.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,8 +24,7 @@ if (wanted.length === 0) {
 const all = scenarios({ warmup: 0.5, duration: 3, window: 100, backlog: 20000, rate: 10000, idleConns: 1000, settle: 1, payload: 64, connInflight: 100 });
 mkdirSync(OUT, { recursive: true });
 mkdirSync(TMP, { recursive: true });
-const loadgen = join(TMP, 'loadgen');
-execFileSync('gcc', ['-O2', '-Wall', '-o', loadgen, join(ROOT, 'bench/loadgen/loadgen.c')], { stdio: 'inherit' });
+const loadgen = buildLoadgen(ROOT, TMP);
 const conf = join(TMP, 'culex.yaml');
 writeFileSync(conf, 'max_inflight_messages: 0\nmax_queued_messages: 1000000\nsys_interval: 0\nallow_anonymous: true\nhttp_port: -1\npersistence: memory\n');
 

@@ -3,15 +3,14 @@
 // time, with the C load generator, prints a table of ratios, writes bench/results/<date>.json
 // and regenerates bench/RESULTS.md and the ratio chart bench/results.svg. See bench/RESULTS.md
 // ("Method") for what is measured.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { brokers, startBroker } from './lib/brokers.mjs';
-import { commandOutput, freePort, runPinnedJson } from './lib/procs.mjs';
-import { BROKER_ORDER, cpuTable, machineBlock, problems, resultsMarkdown, resultsTable } from './lib/report.mjs';
+import { brokers, makeCertificate, startBroker, WS_PATH } from './lib/brokers.mjs';
+import { buildLoadgen, commandOutput, freePort, runPinnedJson } from './lib/procs.mjs';
+import { BROKER_ORDER, FLOOR, cpuTable, floorTable, machineBlock, problems, resultsMarkdown, resultsTable, transportCostTable } from './lib/report.mjs';
 import { CHART_FILE, renderChart } from './chart.mjs';
 import { scenarios, timeoutFor } from './lib/scenarios.mjs';
 
@@ -26,7 +25,8 @@ const USAGE = `usage: node bench/run.mjs [options]      (or: npm run bench -- [o
   --only LIST           brokers, comma-separated: culex,mosquitto,aedes (env BENCH_ONLY)
   --scenarios LIST      comma-separated (env BENCH_SCENARIOS), default all:
                           fanin-q0, fanin-q1, fanin-q2, fanin-q1-durable, cluster-fanin-q1,
-                          fanout, fanout-q1, pairs, pairs-q1, latency, idle-mem, conn-rate
+                          fanout, fanout-q1, pairs, pairs-q1, latency, idle-mem, conn-rate,
+                          fanin-q0-tls, fanout-tls, conn-rate-tls, fanin-q0-ws, fanout-ws
   --warmup S            warm-up seconds per scenario (default 1; quick 0.5)
   --duration S          measured seconds per scenario (default 5; quick 2)
   --repeat N            rounds; each broker × scenario runs N times, interleaved, and the
@@ -91,33 +91,20 @@ function options() {
     backlog: num(values.backlog, 20000),
     rate: num(values.rate, 10000),
     idleConns: num(values['idle-conns'], 10000),
+    maxIdleConns: maxIdleConns(),
     connInflight: Math.round(num(values['conn-inflight'], 100)),
     settle: quick ? 1 : 2,
     payload: 64,
   };
   const allScenarios = scenarios(o).map((s) => s.id);
-  o.only = list(values.only ?? env.BENCH_ONLY, BROKER_ORDER, 'broker');
+  o.only = list(values.only ?? env.BENCH_ONLY, [...BROKER_ORDER, FLOOR], 'broker');
   o.scenarioIds = list(values.scenarios ?? env.BENCH_SCENARIOS, allScenarios, 'scenario');
   o.write = values['no-write'] ? false : values.write ? true : !quick;
   o.render = values.render;
   return o;
 }
 
-function buildLoadgen() {
-  mkdirSync(TMP, { recursive: true });
-  const src = join(ROOT, 'bench/loadgen/loadgen.c');
-  const bin = join(TMP, 'loadgen');
-  let fresh = false;
-  try {
-    fresh = statSync(bin).mtimeMs > statSync(src).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) execFileSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
-  return bin;
-}
-
-function machine(o, brokerDefs) {
+function machine(o, brokerDefs, cert) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const osRelease = (() => {
     try {
@@ -136,9 +123,11 @@ function machine(o, brokerDefs) {
     os: osRelease,
     kernel: os.release(),
     node: process.version,
-    versions: Object.fromEntries(BROKER_ORDER.map((b) => [b, brokerDefs[b].version()])),
+    versions: Object.fromEntries([...BROKER_ORDER, FLOOR].map((b) => [b, brokerDefs[b].version()])),
+    fdLimit: fdLimits(),
     brokerCore: BROKER_CORE,
     genCore: GEN_CORE,
+    ...(cert ? { tlsCert: cert.desc } : {}),
     options: {
       repeat: o.repeat,
       warmup: o.warmup,
@@ -147,6 +136,7 @@ function machine(o, brokerDefs) {
       backlog: o.backlog,
       rate: o.rate,
       idleConns: o.idleConns,
+      maxIdleConns: o.maxIdleConns,
       connInflight: o.connInflight,
       settle: o.settle,
     },
@@ -155,6 +145,25 @@ function machine(o, brokerDefs) {
       `QoS 1/2 window ${o.window}/publisher, backlog cap floor ${o.backlog.toLocaleString('en')} deliveries` +
       `${o.quick ? ' (QUICK RUN)' : ''}`,
   };
+}
+
+/** The per-process open-file limits (soft, hard) the brokers and the generator inherit. */
+function fdLimits() {
+  const soft = Number(commandOutput('bash', ['-c', 'ulimit -Sn']));
+  const hard = Number(commandOutput('bash', ['-c', 'ulimit -Hn']));
+  return { soft: Number.isFinite(soft) ? soft : null, hard: Number.isFinite(hard) ? hard : null };
+}
+
+/**
+ * The largest idle-memory run: 100,000 connections where the limit allows, else what the
+ * soft open-file limit leaves (each connection is an fd in the broker and one in the
+ * generator, each its own process) minus 1,000 for everything else. Raise the limit with
+ * `ulimit -n` (as root, or through limits.conf) before `npm run bench` to measure more.
+ */
+function maxIdleConns() {
+  const { soft } = fdLimits();
+  if (soft === null) return 100000; // unlimited
+  return Math.max(1000, Math.min(100000, Math.floor((soft - 1000) / 1000) * 1000));
 }
 
 let current = null; // the running broker, stopped on Ctrl-C
@@ -166,8 +175,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 function summary(sc, r) {
+  if (r.unavailable) return `n/a: ${r.error}`;
   if (!r.ok) return `FAILED: ${r.error}`;
-  if (sc.id === 'idle-mem') {
+  if (sc.idle) {
     return `${r.conns} conns, RSS ${(r.rss_before_kib / 1024).toFixed(1)} → ${(r.rss_after_kib / 1024).toFixed(1)} MiB (setup ${r.setup_s.toFixed(1)} s)`;
   }
   if (r.mode === 'connect') {
@@ -184,19 +194,42 @@ function summary(sc, r) {
   );
 }
 
-async function runOne(def, info, sc, o, loadgen) {
+// brokers (and broker × transport) that failed to start once: not tried again in this run
+const startFailed = new Set();
+
+async function runOne(def, info, sc, o, { loadgen, cert }) {
+  const transport = sc.transport ?? 'tcp';
   const missing = def.available();
   if (missing) return { ok: false, startFailed: true, error: `failed to start: ${missing}` };
-  if (info.startFailed) return { ok: false, startFailed: true, error: 'failed to start (see its first scenario)' };
-  const port = await freePort();
-  const b = await startBroker(def, port, BROKER_CORE, sc.broker ?? {});
+  const why = def.unsupported(transport);
+  if (why) return { ok: false, unavailable: true, error: why.short, note: why.long };
+  const failKey = `${def.name}/${transport}`;
+  if (startFailed.has(failKey)) return { ok: false, startFailed: true, error: 'failed to start (see its first scenario)' };
+  let b;
+  let port;
+  let lgPort;
+  // a free port can be taken by someone else before the broker binds it: try new ones
+  for (let tries = 0; tries < 3 && !b?.ok; tries++) {
+    port = await freePort();
+    const setup = { ...(sc.broker ?? {}) };
+    lgPort = port;
+    if (transport !== 'tcp') {
+      do lgPort = await freePort();
+      while (lgPort === port);
+      setup.listener = { transport, port: lgPort, certfile: cert?.certfile, keyfile: cert?.keyfile };
+    }
+    b = await startBroker(def, port, BROKER_CORE, setup);
+    if (!b.ok && !/already in use|EADDRINUSE/i.test(b.reason)) break;
+  }
   if (!b.ok) {
-    info.startFailed = true;
+    startFailed.add(failKey);
     return { ok: false, startFailed: true, error: `failed to start: ${b.reason}` };
   }
   if (b.note) info.note = b.note;
   current = b;
-  const args = [...sc.args.map(String), '--port', String(port), '--broker-pid', String(b.measuredPid())];
+  const args = [...sc.args.map(String), '--port', String(lgPort), '--broker-pid', String(b.measuredPid())];
+  if (transport !== 'tcp') args.push('--transport', transport);
+  if (transport === 'ws' || transport === 'wss') args.push('--ws-path', WS_PATH);
   if (b.subPort !== undefined) args.push('--sub-port', String(b.subPort));
   const r = await runPinnedJson(GEN_CORE, loadgen, args, timeoutFor(o, sc.id));
   if (!b.alive()) {
@@ -223,11 +256,12 @@ async function main() {
     writeResultsMd(JSON.parse(readFileSync(o.render, 'utf8')), resolve(o.render));
     return;
   }
-  const loadgen = buildLoadgen();
+  const loadgen = buildLoadgen(ROOT, TMP);
   if (!commandOutput('bash', ['-c', 'command -v taskset'])) throw new Error('taskset not found (apt-get install util-linux)');
   const defs = brokers(ROOT, TMP);
-  const m = machine(o, defs);
   const scenarioList = scenarios(o).filter((s) => o.scenarioIds.includes(s.id));
+  const cert = scenarioList.some((s) => s.transport === 'tls' || s.transport === 'wss') ? makeCertificate(TMP) : null;
+  const m = machine(o, defs, cert);
   const results = {};
   const brokerInfo = {};
   console.log(`culex bench: ${o.only.join(', ')} × ${o.scenarioIds.join(', ')}\n${machineBlock(m)}\n`);
@@ -235,19 +269,22 @@ async function main() {
   for (const name of o.only) {
     results[name] = {};
     brokerInfo[name] = {};
-    for (const sc of scenarioList) results[name][sc.id] = { ok: false, runs: [] };
+    for (const sc of scenarioList) if (!defs[name].floorOnly || sc.floor) results[name][sc.id] = { ok: false, runs: [] };
   }
   // Rounds outermost, so slow drifts of the machine hit every broker alike.
   for (let round = 1; round <= o.repeat; round++) {
     for (const name of o.only) {
       for (const sc of scenarioList) {
-        const r = await runOne(defs[name], brokerInfo[name], sc, o, loadgen);
+        if (defs[name].floorOnly && !sc.floor) continue;
+        const r = await runOne(defs[name], brokerInfo[name], sc, o, { loadgen, cert });
         const agg = results[name][sc.id];
         agg.runs.push(r);
         agg.ok = agg.runs.some((x) => x.ok);
         if (!agg.ok) {
           agg.error = r.error;
           agg.startFailed = r.startFailed;
+          agg.unavailable = r.unavailable;
+          agg.note = r.note;
         }
         const tag = o.repeat > 1 ? ` [${round}/${o.repeat}]` : '';
         console.log(`${name.padEnd(9)} ${sc.id.padEnd(16)} ${summary(sc, r)}${tag}`);
@@ -257,6 +294,10 @@ async function main() {
 
   const table = resultsTable(scenarioList, results);
   console.log(`\nRatios > 1 mean Culex is better (latency and memory inverted: other ÷ culex).\n\n${table}\n`);
+  const floor = floorTable(scenarioList, results);
+  if (floor) console.log(`What Node's own sockets cost (bench/node-floor.mjs, a bare net.Server) against Culex:\n\n${floor}\n`);
+  const costs = transportCostTable(scenarioList, results);
+  if (costs) console.log(`Transport cost: each transport row ÷ the same broker's TCP row (1.00× = no cost).\n\n${costs}\n`);
   console.log(`Generator CPU / broker CPU (% of one core; ⚠ = generator above 80%, ◦ = broker below 90%):\n\n${cpuTable(scenarioList, results)}\n`);
   const issues = problems(scenarioList, results, brokerInfo);
   if (issues) console.log(`Problems and notes:\n${issues}\n`);

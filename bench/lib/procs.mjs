@@ -1,6 +1,8 @@
 // Process helpers for the benchmark runner: free ports, pinned spawns, readiness polling.
 import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 
 // Ports the bench must never use, even if the kernel hands them out.
 const FORBIDDEN_PORTS = new Set([1883, 8883, 8080, 8083]);
@@ -123,4 +125,25 @@ export function commandOutput(cmd, args) {
   } catch (e) {
     return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || null;
   }
+}
+
+/**
+ * Builds the C load generator (bench/loadgen: loadgen.c + transport.c, OpenSSL for tls/wss)
+ * into `tmp`, unless the binary there is newer than every source; returns its path. One
+ * build rule for the bench, the profiles and the soak.
+ */
+export function buildLoadgen(root, tmp) {
+  mkdirSync(tmp, { recursive: true });
+  const dir = join(root, 'bench/loadgen');
+  const sources = ['loadgen.c', 'transport.c'].map((f) => join(dir, f));
+  const bin = join(tmp, 'loadgen');
+  let fresh = false;
+  try {
+    const built = statSync(bin).mtimeMs;
+    fresh = [...sources, join(dir, 'transport.h')].every((f) => built > statSync(f).mtimeMs);
+  } catch {
+    fresh = false;
+  }
+  if (!fresh) execFileSync('gcc', ['-O2', '-Wall', '-o', bin, ...sources, '-lssl', '-lcrypto'], { stdio: 'inherit' });
+  return bin;
 }

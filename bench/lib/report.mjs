@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 // bench/RESULTS.md (the chart, bench/results.svg, is bench/chart.mjs).
 
 export const BROKER_ORDER = ['culex', 'mosquitto', 'aedes'];
+/** The reference under every Node broker (bench/node-floor.mjs): not a column of the main table. */
+export const FLOOR = 'node-floor';
 export const GEN_BOUND_PCT = 80;
 export const SATURATED_PCT = 90;
 const LOSS_NOTE_PCT = 0.1;
@@ -32,6 +34,8 @@ const loaded = (r) => LOADED_MODES.has(r.mode);
 /** One table cell: { text, v } with v the median (undefined when there is no number). */
 export function cellValue(row, agg) {
   if (!agg) return { text: 'not run' };
+  // a broker that cannot serve the scenario at all (mosquitto without WebSocket): no number, not a failure
+  if (agg.unavailable) return { text: `n/a (${agg.error})` };
   if (!agg.ok) return { text: agg.startFailed ? 'failed to start' : 'failed' };
   const vals = okRuns(agg).map(row.value).filter((v) => typeof v === 'number' && Number.isFinite(v));
   const v = median(vals);
@@ -72,12 +76,88 @@ export function resultsTable(scenarioList, results) {
   return lines.join('\n');
 }
 
+/**
+ * The cost of each transport against plain TCP: for every transport row and broker, the
+ * transport row ÷ the same broker's TCP row of the same run (medians; inverted where lower
+ * is better), so 1.00× = no cost and 0.60× = 40% below TCP. Empty when the run has no
+ * transport scenario.
+ */
+export function transportCostTable(scenarioList, results) {
+  const byId = Object.fromEntries(scenarioList.map((s) => [s.id, s]));
+  const lines = ['| row | transport ÷ TCP | culex | mosquitto | aedes |', '|---|---|--:|--:|--:|'];
+  const missing = new Set();
+  for (const sc of scenarioList) {
+    if (!sc.baseline) continue;
+    // the TCP row's scenario must be in the run (its definition comes from the same list)
+    const base = byId[sc.baseline];
+    if (!base) missing.add(sc.baseline);
+    sc.rows.forEach((row, i) => {
+      const baseRow = base?.rows[i];
+      const cells = BROKER_ORDER.map((b) => {
+        const agg = results[b]?.[sc.id];
+        if (agg?.unavailable) return `n/a (${agg.error})`;
+        const v = cellValue(row, agg).v;
+        const t = baseRow ? cellValue(baseRow, results[b]?.[sc.baseline]).v : undefined;
+        if (v === undefined || t === undefined || v <= 0 || t <= 0) return '–';
+        return `${(row.better === 'higher' ? v / t : t / v).toFixed(2)}×`;
+      });
+      const name = `${TRANSPORT_LABELS[sc.transport] ?? sc.transport} ÷ TCP`;
+      lines.push(`| ${baseRow?.short ?? row.short.replace(/, [^,]*$/, '')} | ${name} | ${cells.join(' | ')} |`);
+    });
+  }
+  if (lines.length === 2) return '';
+  if (missing.size) {
+    const ids = [...missing].map((id) => `\`${id}\``).join(', ');
+    lines.push('', `–: not in this run: ${ids} (TCP ${missing.size > 1 ? 'rows' : 'row'} to divide by).`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Culex against Node's floor (a bare net.Server holding the same connections) in the
+ * scenarios measured on both: what Culex adds on top of Node's sockets. Empty when the run
+ * has no floor measurement.
+ */
+export function floorTable(scenarioList, results) {
+  const lines = ['| row | unit | culex | Node floor | culex − floor | culex ÷ floor |', '|---|---|--:|--:|--:|--:|'];
+  for (const sc of scenarioList) {
+    if (!sc.floor || !results[FLOOR]?.[sc.id]) continue;
+    for (const row of sc.rows) {
+      const c = cellValue(row, results.culex?.[sc.id]);
+      const f = cellValue(row, results[FLOOR][sc.id]);
+      // a difference means something for what Culex holds (memory), not for a rate
+      const diff = row.better === 'lower' && c.v !== undefined && f.v !== undefined ? row.fmt(c.v - f.v) : '–';
+      const share = c.v > 0 && f.v > 0 ? `${(c.v / f.v).toFixed(2)}×` : '–';
+      lines.push(`| ${row.short} | ${row.unit} | ${c.text} | ${f.text} | ${diff} | ${share} |`);
+    }
+  }
+  return lines.length === 2 ? '' : lines.join('\n');
+}
+
+const TRANSPORT_LABELS = { tls: 'TLS', ws: 'WebSocket', wss: 'WebSocket over TLS' };
+
+/** What the TLS handshakes negotiated, per broker, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384 x25519 (culex, aedes)". */
+export function negotiatedTls(results) {
+  const seen = new Map();
+  for (const b of BROKER_ORDER) {
+    for (const agg of Object.values(results[b] ?? {})) {
+      for (const r of okRuns(agg)) {
+        if (!r.tls) continue;
+        if (!seen.has(r.tls)) seen.set(r.tls, new Set());
+        seen.get(r.tls).add(b);
+      }
+    }
+  }
+  return [...seen].map(([tls, bs]) => `${tls} (${[...bs].join(', ')})`).join('; ');
+}
+
 export function cpuTable(scenarioList, results) {
   const lines = ['| scenario | culex | mosquitto | aedes |', '|---|--:|--:|--:|'];
   for (const sc of scenarioList) {
-    if (sc.id === 'idle-mem') continue;
+    if (sc.idle) continue;
     const cells = BROKER_ORDER.map((b) => {
       const agg = results[b]?.[sc.id];
+      if (agg?.unavailable) return 'n/a';
       if (!agg || !agg.ok) return '–';
       const genMax = maxOf(agg, 'gen_cpu_pct');
       const gen = `${metric(agg, (r) => r.gen_cpu_pct).toFixed(0)}%`;
@@ -96,9 +176,18 @@ export function problems(scenarioList, results, brokerInfo) {
   const out = [];
   for (const b of BROKER_ORDER) {
     if (brokerInfo[b]?.note) out.push(`- ${b}: ${brokerInfo[b].note}`);
+    // scenarios a broker cannot serve: one line per reason, not a failure
+    const unavailable = new Map();
     for (const sc of scenarioList) {
       const agg = results[b]?.[sc.id];
-      if (!agg) continue;
+      if (!agg?.unavailable) continue;
+      const why = agg.note ?? agg.error;
+      unavailable.set(why, [...(unavailable.get(why) ?? []), sc.id]);
+    }
+    for (const [why, ids] of unavailable) out.push(`- ${b} / ${ids.join(', ')}: ${why}`);
+    for (const sc of scenarioList) {
+      const agg = results[b]?.[sc.id];
+      if (!agg || agg.unavailable) continue;
       if (!agg.ok) {
         out.push(`- ${b} / ${sc.id}: ${agg.error}`);
         continue;
@@ -132,6 +221,7 @@ export function machineBlock(m) {
     `- machine: ${m.cpuModel}, ${m.nproc} cores (${m.virt}), ${m.memGiB} GiB RAM, ${m.os}, kernel ${m.kernel}`,
     `- node ${m.node}; culex ${m.versions.culex}; mosquitto ${m.versions.mosquitto} (Debian package); aedes ${m.versions.aedes} (npm)`,
     `- pinning: broker on core ${m.brokerCore}, load generator on core ${m.genCore} (\`taskset\`)`,
+    ...(m.fdLimit ? [`- open files per process: ${m.fdLimit.soft ?? 'unlimited'} (hard limit ${m.fdLimit.hard ?? 'unlimited'}): the largest idle-memory run is ${(m.options.maxIdleConns ?? 0).toLocaleString('en')} connections`] : []),
     `- options: ${m.optionsText}`,
   ].join('\n');
 }
@@ -140,6 +230,38 @@ export function machineBlock(m) {
 function analysis() {
   const file = new URL('../ANALYSIS.md', import.meta.url);
   return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n\n` : '';
+}
+
+function floorSection(scenarioList, results) {
+  const table = floorTable(scenarioList, results);
+  if (!table) return '';
+  return `
+### Against Node's own floor
+
+The same idle-memory and connection-rate scenarios on \`bench/node-floor.mjs\`: a bare
+\`net.Server\` that answers CONNECT with a CONNACK and holds the socket, no broker at all.
+It is the least any broker built on Node's \`net.Socket\` can cost (aedes and Culex alike);
+"culex − floor" is what Culex itself adds.
+
+${table}
+`;
+}
+
+function transportSection(machine, scenarioList, results) {
+  const table = transportCostTable(scenarioList, results);
+  if (!table) return '';
+  const tls = negotiatedTls(results);
+  return `
+### Transport cost against plain TCP
+
+Each transport row ÷ the same broker's TCP row in this run (1.00× = no cost, 0.60× = 40%
+below TCP). The cost against mosquitto on the same transport is the main table's
+culex/mosquitto column of the transport row.${tls ? ` TLS negotiated: ${tls}.` : ''}${
+    machine.tlsCert ? ` Certificate: ${machine.tlsCert}.` : ''
+  }
+
+${table}
+`;
 }
 
 export function resultsMarkdown({ machine, scenarioList, results, brokerInfo, rawFile }) {
@@ -156,7 +278,7 @@ better**: for throughput that is culex ÷ other; for latency and memory (lower i
 ratio is inverted (other ÷ culex) so that > 1 still means Culex is better.
 
 ${resultsTable(scenarioList, results)}
-
+${floorSection(scenarioList, results)}${transportSection(machine, scenarioList, results)}
 [![Culex ÷ mosquitto and Culex ÷ aedes for every row, log scale](results.svg)](results.svg)
 
 The ratios as a chart ([\`results.svg\`](results.svg), redrawn by \`npm run bench\`, by \`--render\`
@@ -184,6 +306,9 @@ ${issues ? `\nProblems and notes:\n\n${issues}\n` : ''}${analysis()}
 - The connection-rate row is bounded by what the generator's core can do: on loopback the
   kernel's handshake and reset work for both ends lands mostly there (about 50k conn/s on this
   machine with mosquitto); a broker beyond it shows as ⚠ generator-bound.
+- TLS rows load the generator too: its half of every handshake (X25519, checking the
+  server's ECDSA signature, OpenSSL 3.0's per-handshake overhead) and the record
+  encryption run on its one core. Watch its CPU in the TLS connection-rate row (⚠).
 - Loss on QoS 0 rows is the broker's own choice (e.g. a slow-consumer limit such as Culex's
   \`max_outbound_bytes\`), not the generator's: deliveries are counted after a drain.
 
@@ -200,12 +325,16 @@ node bench/run.mjs --help                     # all options (durations, window, 
 \`\`\`
 
 Scenarios (\`--scenarios\`): \`fanin-q0\`, \`fanin-q1\`, \`fanin-q2\`, \`fanin-q1-durable\`,
-\`cluster-fanin-q1\`, \`fanout\`, \`fanout-q1\`, \`pairs\`, \`pairs-q1\`, \`latency\`, \`idle-mem\`,
-\`conn-rate\`. A table only has the rows of the scenarios its run included.
+\`cluster-fanin-q1\`, \`fanout\`, \`fanout-q1\`, \`pairs\`, \`pairs-q1\`, \`latency\`, \`idle-mem-1k\`,
+\`idle-mem\` (10,000 or \`--idle-conns\`), \`idle-mem-max\` (the most the open-file limit allows, up
+to 100,000), \`conn-rate\`, and over other transports \`fanin-q0-tls\`, \`fanout-tls\`, \`conn-rate-tls\`,
+\`fanin-q0-ws\`, \`fanout-ws\`. A table only has the rows of the scenarios its run included.
 
-Needs \`gcc\`, \`taskset\` (util-linux) and \`mosquitto\` (Debian package) on the PATH; aedes
+Needs \`gcc\`, OpenSSL (\`libssl-dev\`, and the \`openssl\` command for the throwaway
+certificate), \`taskset\` (util-linux) and \`mosquitto\` (Debian package) on the PATH; aedes
 comes from the npm dev dependencies. A broker that cannot start is reported as
-"failed to start" and the run goes on.
+"failed to start" and the run goes on; a broker that cannot serve a scenario at all
+(mosquitto without WebSocket support) reads "n/a" with the reason.
 
 ## Method
 
@@ -243,6 +372,23 @@ comes from the npm dev dependencies. A broker that cannot start is reported as
   ends' handshake and reset work (softirq) mostly on the sending core, the generator's, so
   its CPU is the thing to check in this row (⚠ above ${GEN_BOUND_PCT}%): a broker faster than the
   generator is then measured at the generator's limit.
+- **TLS and WebSocket** (\`*-tls\`, \`*-ws\` rows): the same scenarios, the generator speaking
+  TLS or WebSocket to a second listener of the broker (its TCP listener stays, unused).
+  TLS: version 1.3 only (OpenSSL in the generator), default ciphers and groups, no
+  certificate verification, and no session resumption: every connection of the TLS
+  connection-rate row does a full handshake (the server's session tickets are ignored).
+  Certificate: ${machine.tlsCert ?? 'a self-signed ECDSA P-256 certificate'}.
+  WebSocket: an HTTP/1.1 upgrade to \`/mqtt\` with the \`mqtt\` subprotocol, then each write
+  batch of the generator (up to 64 KiB of MQTT packets) is one masked binary frame, as
+  clients that coalesce their writes send them; the broker's frames, of any size, are
+  unframed back into the MQTT stream (ping answered, no compression). Listeners: Culex a
+  \`listeners:\` entry of type \`tls\` (certfile, keyfile) or \`ws\` (path \`/mqtt\`);
+  mosquitto a second \`listener\` with certfile and keyfile (its Debian package, 2.0.11, is
+  built without libwebsockets: no WebSocket listener, so its WebSocket cells read n/a);
+  aedes \`tls.createServer(aedes.handle)\`, or an http server with \`ws\`'s WebSocketServer
+  and \`createWebSocketStream\` into \`aedes.handle\`, as the aedes docs show. TCP_NODELAY is
+  on for every listener's sockets. The transport-cost table divides each transport row by
+  the same broker's TCP row of the same run.
 - **Memory**: VmRSS of the broker before and after ${machine.options.idleConns.toLocaleString('en')} MQTT clients have connected
   (CONNACK received) and sat idle for ${machine.options.settle} s; per connection = difference ÷ connections.
 - **Broker settings**: mosquitto gets \`max_inflight_messages 0\` (its 2.0.11 inflight

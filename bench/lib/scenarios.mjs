@@ -4,12 +4,50 @@
 const kilo = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0));
 const fixed = (d) => (v) => v.toFixed(d);
 
+/** Transports other than plain TCP: what the labels call them. */
+export const TRANSPORT_NAMES = { tls: 'TLS', ws: 'WebSocket', wss: 'WebSocket over TLS' };
+
+/**
+ * The same scenario over another transport: same loadgen arguments (run.mjs adds
+ * --transport and gives the broker a listener of that type), id `<base>-<transport>`,
+ * `baseline` = the TCP scenario it is compared with in the transport-cost table.
+ */
+function overTransport(base, transport, rowLabel) {
+  const name = TRANSPORT_NAMES[transport];
+  return {
+    id: `${base.id}-${transport}`,
+    transport,
+    baseline: base.id,
+    broker: base.broker,
+    args: base.args,
+    rows: base.rows.map((row) => ({ ...row, label: rowLabel(row.label, name), short: `${row.short}, ${name}` })),
+  };
+}
+
 /**
  * @param o {warmup, duration, window, backlog, rate, idleConns, connInflight, settle, payload}
+ * A scenario: id, args (loadgen), rows, and optionally broker (setup needs), transport
+ * ('tls' | 'ws' | 'wss'; default tcp) and baseline (the id of its TCP scenario).
  * A row: label, short (the chart's label), unit, better ('higher' | 'lower'),
  * value(result) -> number, fmt(number) -> string.
  */
 export function scenarios(o) {
+  const list = tcpScenarios(o);
+  const by = Object.fromEntries(list.map((s) => [s.id, s]));
+  const over = (label, name) => `${label}, over ${name}`;
+  return [
+    ...list,
+    // TLS 1.3 (the generator pins it), certificate and cipher in RESULTS.md ("Method")
+    overTransport(by['fanin-q0'], 'tls', over),
+    overTransport(by.fanout, 'tls', over),
+    // every connection does the full handshake: no session resumption
+    overTransport(by['conn-rate'], 'tls', () => `TLS connection rate: connect, full TLS handshake, CONNECT, CONNACK, close (${o.connInflight ?? 100} in flight)`),
+    overTransport(by['fanin-q0'], 'ws', over),
+    overTransport(by.fanout, 'ws', over),
+  ];
+}
+
+function tcpScenarios(o) {
   const common = ['--payload', o.payload, '--warmup', o.warmup, '--duration', o.duration];
   const inflight = o.connInflight ?? 100; // raw files from before conn-rate have no such option
   const tp = ['--mode', 'throughput', ...common, '--max-backlog', o.backlog, '--window', o.window];
@@ -79,28 +117,9 @@ export function scenarios(o) {
         { label: `latency p99, ${kilo(o.rate)} msg/s QoS 0, 1 pub → 1 sub`, short: 'latency p99', unit: 'µs', better: 'lower', value: (r) => r.lat_p99_us, fmt: fixed(0) },
       ],
     },
-    {
-      id: 'idle-mem',
-      args: ['--mode', 'idle', '--conns', o.idleConns, '--settle', o.settle, '--setup-timeout', 120],
-      rows: [
-        {
-          label: `RSS per idle connection (${o.idleConns.toLocaleString('en')} conns)`,
-          short: 'RSS per idle conn',
-          unit: 'KiB',
-          better: 'lower',
-          value: (r) => (r.rss_after_kib - r.rss_before_kib) / r.conns,
-          fmt: fixed(1),
-        },
-        {
-          label: `broker RSS with ${o.idleConns.toLocaleString('en')} idle conns`,
-          short: 'RSS, idle conns',
-          unit: 'MiB',
-          better: 'lower',
-          value: (r) => r.rss_after_kib / 1024,
-          fmt: fixed(1),
-        },
-      ],
-    },
+    // memory per idle connection at three sizes (how it scales); the largest is what the
+    // machine's fd limit leaves (one fd per connection in the broker and in the generator)
+    ...IDLE_SIZES.map((size) => idleScenario(size.id, size.conns(o), o)),
     {
       // accept rate: connect, CONNECT (a new client id each), CONNACK, close with RST, again,
       // with a fixed number of connections in flight. 100 is mosquitto's listen backlog: more
@@ -108,6 +127,7 @@ export function scenarios(o) {
       // rate; 100 already keeps every broker's core busy. On loopback the kernel's handshake
       // work for both ends mostly lands on the generator's core, so watch its CPU here.
       id: 'conn-rate',
+      floor: true,
       args: ['--mode', 'connect', '--concurrency', inflight, '--warmup', o.warmup, '--duration', o.duration],
       rows: [
         {
@@ -123,8 +143,48 @@ export function scenarios(o) {
   ];
 }
 
+/** The idle-memory sizes: 1,000, --idle-conns (10,000) and the most the fd limit allows. */
+const IDLE_SIZES = [
+  { id: 'idle-mem-1k', conns: () => 1000 },
+  { id: 'idle-mem', conns: (o) => o.idleConns },
+  { id: 'idle-mem-max', conns: (o) => o.maxIdleConns ?? 19000 },
+];
+
+/**
+ * Idle clients with a 60 s Keep Alive, as real devices announce, so the broker holds what it
+ * tracks keepalive with (no PINGREQ falls in the short settle). `floor`: also measured on
+ * bench/node-floor.mjs, the bare Node sockets under every Node broker.
+ */
+function idleScenario(id, conns, o) {
+  const n = conns.toLocaleString('en');
+  return {
+    id,
+    idle: true,
+    floor: true,
+    args: ['--mode', 'idle', '--conns', conns, '--keepalive', 60, '--settle', o.settle, '--setup-timeout', 120],
+    rows: [
+      {
+        label: `RSS per idle connection (${n} conns, keepalive 60 s)`,
+        short: `RSS per idle conn, ${n}`,
+        unit: 'KiB',
+        better: 'lower',
+        value: (r) => (r.rss_after_kib - r.rss_before_kib) / r.conns,
+        fmt: fixed(1),
+      },
+      {
+        label: `broker RSS with ${n} idle conns`,
+        short: `RSS, ${n} idle conns`,
+        unit: 'MiB',
+        better: 'lower',
+        value: (r) => r.rss_after_kib / 1024,
+        fmt: fixed(1),
+      },
+    ],
+  };
+}
+
 /** Generous wall-clock limit for one loadgen run. */
 export function timeoutFor(o, id) {
-  if (id === 'idle-mem') return (130 + o.settle) * 1000;
+  if (id.startsWith('idle-mem')) return (130 + o.settle) * 1000;
   return (Number(o.warmup) + Number(o.duration) + 40) * 1000;
 }

@@ -27,7 +27,10 @@
  *               CLOCK_MONOTONIC send time; subscribers record end-to-end
  *               latency samples and report percentiles.
  *   idle        Open --conns connected MQTT clients, wait --settle seconds,
- *               sample the broker's VmRSS before and after.
+ *               sample the broker's VmRSS before and after. With --keepalive S
+ *               the clients announce a Keep Alive (as real devices do), so the
+ *               broker holds whatever it tracks keepalive with; no PINGREQ is
+ *               sent, so keep --settle below 1.5 × S.
  *   connect     Connection accept rate: --concurrency slots, each in a loop of
  *               TCP connect, CONNECT (a new client id each time), wait for
  *               CONNACK, close with RST, start over. Counts CONNACKs in the
@@ -42,10 +45,22 @@
  * host's TcpExt ListenDrops over the window (SYNs or handshake ACKs dropped on a
  * full accept queue, each retried by TCP after about 1 s).
  *
+ * Transports (--transport, transport.c): tcp (default), tls, ws (WebSocket with
+ * the `mqtt` subprotocol at --ws-path) and wss (WebSocket over TLS). The MQTT
+ * logic above does not change: it reads and writes through tp_read/tp_write. A new
+ * connection runs its TLS handshake and/or WebSocket upgrade before CONNECT, and
+ * that time is part of connect mode's connect-to-CONNACK time: every connection of
+ * connect mode does the full handshake (one SSL_CTX for the run, no session
+ * resumption), so a tls connect row is a TLS connection rate. Closing is abrupt on
+ * every transport (RST, no close_notify, no WebSocket close frame). TLS is 1.3 unless
+ * --tls-version 1.2; certificates are not verified (loopback, self-signed). WebSocket
+ * output is one masked binary frame per write batch, as write-coalescing clients do.
+ *
  * Output: one JSON object on stdout. On failure: {"ok":false,"error":"..."}
  * and exit status 1.
  *
- * Build: gcc -O2 -o loadgen loadgen.c   (Linux only: epoll, timerfd)
+ * Build: gcc -O2 -Wall -o loadgen loadgen.c transport.c -lssl -lcrypto
+ *        (Linux only: epoll, timerfd; OpenSSL 1.1.1 or 3)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,10 +81,11 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "transport.h"
 
 enum { MODE_THROUGHPUT, MODE_LATENCY, MODE_IDLE, MODE_CONNECT };
 enum { ROLE_PUB, ROLE_SUB, ROLE_IDLE, ROLE_CONN };
-enum { ST_CONNECTING, ST_WAIT_CONNACK, ST_WAIT_SUBACK, ST_READY, ST_CLOSED };
+enum { ST_CONNECTING, ST_HANDSHAKE, ST_WAIT_CONNACK, ST_WAIT_SUBACK, ST_READY, ST_CLOSED };
 enum { PH_SETUP, PH_SENDING, PH_DRAIN, PH_SETTLE, PH_DONE };
 
 typedef struct {
@@ -104,6 +120,7 @@ typedef struct conn {
   uint64_t recv;
   char *filter;
   char client_id[24];
+  tp_t tp; /* the transport on fd: tcp, tls, ws or wss */
 } conn_t;
 
 /* ---- options ---- */
@@ -123,6 +140,7 @@ static int o_expect = 1; /* deliveries expected per publish */
 static const char *o_pub_topic = "bench/in/%d";
 static const char *o_sub_filter = "bench/#";
 static int o_broker_pid = 0;
+static int o_keepalive = 0;     /* CONNECT Keep Alive, seconds (idle clients of real devices use 30-60) */
 static int o_concurrency = 256; /* connects in flight (idle setup; connect mode: the slots) */
 static double o_setup_timeout = 60.0;
 static int o_chunk = 0;        /* publisher write batch; default clamp(1 MiB / pubs, 4 KiB, 64 KiB) */
@@ -134,6 +152,9 @@ static double o_backlog_ms = 50;
 static double o_stall = 1.0;   /* gated this long without a delivery: count the backlog as lost */
 static int o_busy_poll = 0;    /* latency: spin in epoll_wait(0) instead of sleeping */
 static int o_coalesce_us = 200; /* throughput: nap this long when a loop turn moved little data */
+static int o_transport = TP_TCP;
+static int o_tls_version = 13;
+static const char *o_ws_path = "/mqtt";
 
 /* ---- state ---- */
 static int g_ep;
@@ -153,6 +174,7 @@ static size_t g_io_bytes; /* bytes moved in the current loop turn */
 static double g_cap, g_cap_max;
 static int g_pid;
 static uint64_t g_connacks, g_conn_errors; /* connect mode */
+static char g_negotiated[128]; /* TLS version, cipher and group of the first handshake */
 
 /* Outstanding deliveries (published but not yet delivered), minus written-off ones. */
 static int gated(void) {
@@ -300,8 +322,8 @@ static void queue_connect(conn_t *c) {
   b->buf[b->len++] = 4;    /* protocol level 3.1.1 */
   /* clean session, except for subscribers asked to keep a persistent session */
   b->buf[b->len++] = (c->role == ROLE_SUB && !o_sub_clean) ? 0x00 : 0x02;
-  b->buf[b->len++] = 0;    /* keepalive 0 */
-  b->buf[b->len++] = 0;
+  b->buf[b->len++] = (uint8_t)(o_keepalive >> 8); /* keepalive (--keepalive; default 0) */
+  b->buf[b->len++] = (uint8_t)(o_keepalive & 0xff);
   put_str(b, c->client_id);
 }
 
@@ -371,38 +393,53 @@ static int unpaced_qos0_pub(const conn_t *c) {
   return c->role == ROLE_PUB && g_phase == PH_SENDING && o_qos == 0 && o_mode == MODE_THROUGHPUT;
 }
 
+/* Bytes waiting to go out: MQTT packets in c->out, or the transport's own (WebSocket frames). */
+static int out_pending(const conn_t *c) { return c->out.len > c->out.off || tp_out_pending(&c->tp); }
+
 static void update_events(conn_t *c) {
   uint32_t ev = EPOLLIN;
   if (c->state == ST_CONNECTING) ev = EPOLLOUT;
-  else if (c->out.len > c->out.off || unpaced_qos0_pub(c)) ev |= EPOLLOUT;
+  else if (c->state == ST_HANDSHAKE) ev = c->tp.want;
+  else if (out_pending(c) || c->tp.rd_wants_out || unpaced_qos0_pub(c)) ev |= EPOLLOUT;
   set_events(c, ev);
+}
+
+/* Close the socket (which also leaves the epoll set) and free its transport state. */
+static void conn_close(conn_t *c) {
+  tp_close(&c->tp);
+  close(c->fd);
+  c->state = ST_CLOSED;
 }
 
 static void conn_lost(conn_t *c, const char *why) {
   if (c->role == ROLE_CONN) { /* connect mode: count it; the slot starts over */
     g_conn_errors++;
     g_pending_connects--;
-    close(c->fd); /* also leaves the epoll set */
-    c->state = ST_CLOSED;
+    conn_close(c);
     return;
   }
   if (g_phase == PH_DRAIN || g_phase == PH_DONE) {
     epoll_ctl(g_ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    c->state = ST_CLOSED;
+    conn_close(c);
     return;
   }
   fail("%s connection %d (%s): %s", c->role == ROLE_PUB ? "publisher" : c->role == ROLE_SUB ? "subscriber" : "idle",
        c->idx, c->client_id, why);
 }
 
-/* Write what is pending in c->out. Returns 0 when it would block. */
+/* Write what is pending in c->out (after the transport's own bytes). Returns 0 when it
+   would block. After a block the same bytes are offered again (TLS requires it). */
 static int flush_out(conn_t *c) {
+  int r = tp_flush(&c->tp);
+  if (r <= 0) {
+    if (r < 0) conn_lost(c, tp_error(&c->tp));
+    return 0;
+  }
   while (c->out.off < c->out.len) {
-    ssize_t n = write(c->fd, c->out.buf + c->out.off, c->out.len - c->out.off);
+    ssize_t n = tp_write(&c->tp, c->out.buf + c->out.off, c->out.len - c->out.off);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return 0;
-      conn_lost(c, strerror(errno));
+      conn_lost(c, tp_error(&c->tp));
       return 0;
     }
     c->out.off += n;
@@ -415,10 +452,10 @@ static int flush_out(conn_t *c) {
 /* QoS 0 open-loop publishing straight from the pre-encoded chunk. */
 static void write_chunk(conn_t *c) {
   for (int rounds = 0; rounds < 4 && !gated(); rounds++) {
-    ssize_t n = write(c->fd, c->chunk + c->chunk_off, c->chunk_len - c->chunk_off);
+    ssize_t n = tp_write(&c->tp, c->chunk + c->chunk_off, c->chunk_len - c->chunk_off);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      conn_lost(c, strerror(errno));
+      conn_lost(c, tp_error(&c->tp));
       return;
     }
     g_io_bytes += n;
@@ -582,13 +619,15 @@ static void parse_in(conn_t *c) {
 }
 
 static void do_read(conn_t *c) {
-  for (int rounds = 0; rounds < 8; rounds++) {
+  /* past 8 rounds, go on only while the transport holds bytes that epoll cannot see */
+  for (int rounds = 0; rounds < 8 || tp_buffered(&c->tp); rounds++) {
     if (c->in.cap - c->in.len < c->in.cap / 4) buf_reserve(&c->in, c->in.cap / 4 + 1);
     size_t room = c->in.cap - c->in.len;
-    ssize_t n = read(c->fd, c->in.buf + c->in.len, room);
+    int more;
+    ssize_t n = tp_read(&c->tp, c->in.buf + c->in.len, room, &more);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
-      conn_lost(c, strerror(errno));
+      conn_lost(c, tp_error(&c->tp));
       return;
     }
     if (n == 0) {
@@ -598,9 +637,10 @@ static void do_read(conn_t *c) {
     c->in.len += n;
     g_io_bytes += n;
     parse_in(c);
-    if ((size_t)n < room) break;
+    if (c->role == ROLE_CONN && c->state == ST_READY) return; /* CONNACK: the caller closes it */
+    if (!more) break;
   }
-  if (c->out.len > c->out.off) flush_out(c);
+  if (out_pending(c)) flush_out(c);
 }
 
 /* ---- connection setup ---- */
@@ -610,6 +650,32 @@ static void send_connect(conn_t *c) {
   queue_connect(c);
   c->state = ST_WAIT_CONNACK;
   flush_out(c);
+}
+
+static const struct sockaddr_in *conn_addr(const conn_t *c) {
+  return (c->role == ROLE_SUB && o_sub_port > 0) ? &g_sub_addr : &g_addr;
+}
+
+/* The TLS handshake and/or WebSocket upgrade, then CONNECT (tcp: CONNECT at once). */
+static void handshake_step(conn_t *c) {
+  int r = tp_handshake(&c->tp);
+  if (r == 0) return; /* update_events waits for c->tp.want */
+  if (r < 0) {
+    if (c->role == ROLE_CONN) conn_lost(c, tp_error(&c->tp));
+    else fail("%s handshake with %s:%d: %s", tp_name(o_transport), o_host, ntohs(conn_addr(c)->sin_port), tp_error(&c->tp));
+    return;
+  }
+  if (!g_negotiated[0]) tp_describe(&c->tp, g_negotiated, sizeof g_negotiated);
+  send_connect(c);
+  /* bytes the handshake already took off the socket: epoll will not report them */
+  if (c->state == ST_WAIT_CONNACK && tp_buffered(&c->tp)) do_read(c);
+}
+
+/* TCP is connected: start the transport. */
+static void begin_transport(conn_t *c) {
+  tp_open(&c->tp, c->fd, ntohs(conn_addr(c)->sin_port));
+  c->state = ST_HANDSHAKE;
+  handshake_step(c);
 }
 
 static void start_connect(conn_t *c) {
@@ -632,7 +698,7 @@ static void start_connect(conn_t *c) {
   }
   struct epoll_event e = { .events = c->events, .data.ptr = c };
   if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &e) < 0) fail("epoll_ctl add: %s", strerror(errno));
-  const struct sockaddr_in *to = (c->role == ROLE_SUB && o_sub_port > 0) ? &g_sub_addr : &g_addr;
+  const struct sockaddr_in *to = conn_addr(c);
   if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS)
     fail("connect: %s%s", strerror(errno), errno == EADDRNOTAVAIL ? " (client ports exhausted?)" : "");
   g_started++;
@@ -647,23 +713,24 @@ static void on_connected(conn_t *c) {
     conn_lost(c, strerror(err));
     return;
   }
-  if (err) fail("connect to %s:%d: %s", o_host, o_port, strerror(err));
-  send_connect(c);
+  if (err) fail("connect to %s:%d: %s", o_host, ntohs(conn_addr(c)->sin_port), strerror(err));
+  begin_transport(c);
 }
 
 /* Connect mode: after CONNACK (or an error), close with RST and start the next connection. */
 static void handle_connect_event(conn_t *c, uint32_t ev) {
+  int was_handshaking = c->state == ST_HANDSHAKE;
   if (c->state == ST_CONNECTING) {
     if (ev & (EPOLLERR | EPOLLHUP)) on_connected(c); /* reads SO_ERROR: counted, closed */
-    else if (ev & EPOLLOUT) send_connect(c);
-  } else if (c->out.len > c->out.off && (ev & EPOLLOUT)) {
+    else if (ev & EPOLLOUT) begin_transport(c);
+  } else if (c->state == ST_HANDSHAKE) {
+    handshake_step(c); /* edge-triggered: each step runs until the socket would block */
+  } else if (out_pending(c) && (ev & EPOLLOUT)) {
     flush_out(c);
   }
-  if (c->state == ST_WAIT_CONNACK && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) do_read(c);
-  if (c->state == ST_READY) {
-    close(c->fd);
-    c->state = ST_CLOSED;
-  }
+  /* tls/ws: a CONNECT sent at the end of a handshake step gets no edge of its own to read on */
+  if (c->state == ST_WAIT_CONNACK && ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) || was_handshaking || c->tp.rd_wants_out)) do_read(c);
+  if (c->state == ST_READY) conn_close(c);
   if (c->state == ST_CLOSED && g_phase == PH_SENDING) start_connect(c);
 }
 
@@ -673,12 +740,13 @@ static void handle_event(conn_t *c, uint32_t ev) {
     return;
   }
   if (c->state == ST_CLOSED) return;
-  if (c->state == ST_CONNECTING) {
-    if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(c);
-    update_events(c);
+  if (c->state == ST_CONNECTING || c->state == ST_HANDSHAKE) {
+    if (c->state == ST_HANDSHAKE) handshake_step(c);
+    else if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(c);
+    if (c->state != ST_CLOSED) update_events(c);
     return;
   }
-  if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) do_read(c);
+  if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) || ((ev & EPOLLOUT) && c->tp.rd_wants_out)) do_read(c);
   if (c->state == ST_CLOSED) return;
   if (ev & EPOLLOUT) {
     if (flush_out(c) && unpaced_qos0_pub(c)) write_chunk(c);
@@ -701,7 +769,7 @@ static void on_tick(void) {
   }
   for (int i = 0; i < o_pubs; i++) {
     conn_t *c = &g_conns[o_subs + i];
-    if (c->out.len > c->out.off) flush_out(c);
+    if (out_pending(c)) flush_out(c);
     update_events(c);
   }
 }
@@ -713,8 +781,9 @@ static void usage(void) {
           "  [--pubs P] [--subs S] [--conns N] [--qos 0|1|2] [--sub-clean 0|1] [--payload BYTES]\n"
           "  [--warmup S] [--duration S] [--settle S] [--window N] [--rate MSGS_PER_S]\n"
           "  [--pub-topic FMT(%%d=publisher)] [--sub-filter FMT(%%d=subscriber)] [--expect N]\n"
-          "  [--broker-pid PID] [--concurrency N] [--setup-timeout S] [--chunk BYTES]\n"
-          "  [--max-backlog DELIVERIES] [--backlog-ms MS] [--stall S] [--coalesce-us US] [--busy-poll 0|1]\n");
+          "  [--broker-pid PID] [--concurrency N] [--setup-timeout S] [--chunk BYTES] [--keepalive S]\n"
+          "  [--max-backlog DELIVERIES] [--backlog-ms MS] [--stall S] [--coalesce-us US] [--busy-poll 0|1]\n"
+          "  [--transport tcp|tls|ws|wss] [--tls-version 1.2|1.3] [--ws-path PATH]\n");
   exit(2);
 }
 
@@ -761,6 +830,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--expect")) o_expect = atoi(v);
     else if (!strcmp(a, "--broker-pid")) o_broker_pid = atoi(v);
     else if (!strcmp(a, "--concurrency")) o_concurrency = atoi(v);
+    else if (!strcmp(a, "--keepalive")) o_keepalive = atoi(v);
     else if (!strcmp(a, "--setup-timeout")) o_setup_timeout = atof(v);
     else if (!strcmp(a, "--chunk")) o_chunk = atoi(v);
     else if (!strcmp(a, "--max-backlog")) o_max_backlog = atol(v);
@@ -768,6 +838,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--stall")) o_stall = atof(v);
     else if (!strcmp(a, "--coalesce-us")) o_coalesce_us = atoi(v);
     else if (!strcmp(a, "--busy-poll")) o_busy_poll = atoi(v);
+    else if (!strcmp(a, "--transport")) {
+      if ((o_transport = tp_parse(v)) < 0) usage();
+    } else if (!strcmp(a, "--tls-version")) {
+      if (!strcmp(v, "1.2")) o_tls_version = 12;
+      else if (!strcmp(v, "1.3")) o_tls_version = 13;
+      else usage();
+    } else if (!strcmp(a, "--ws-path")) o_ws_path = v;
     else usage();
   }
   if (o_port <= 0 || o_qos < 0 || o_qos > 2 || o_window < 1 || o_window > 60000 || o_payload < 0) usage();
@@ -785,6 +862,8 @@ int main(int argc, char **argv) {
   g_addr.sin_family = AF_INET;
   g_addr.sin_port = htons(o_port);
   if (inet_pton(AF_INET, o_host, &g_addr.sin_addr) != 1) fail("bad --host %s", o_host);
+  const char *tp_why = tp_setup(o_transport, o_tls_version, o_host, o_ws_path);
+  if (tp_why) fail("%s", tp_why);
   g_sub_addr = g_addr;
   g_sub_addr.sin_port = htons(o_sub_port);
 
@@ -991,6 +1070,12 @@ int main(int argc, char **argv) {
   static const char *mode_name[] = { "throughput", "latency", "idle", "connect" };
   printf("{\"ok\":true,\"mode\":\"%s\",\"qos\":%d,\"pubs\":%d,\"subs\":%d,\"conns\":%d,\"payload\":%d,\"setup_s\":%.3f",
          mode_name[o_mode], o_qos, o_pubs, o_subs, g_nconns, o_payload, setup_s);
+  printf(",\"transport\":\"%s\"", tp_name(o_transport));
+  if (g_negotiated[0]) {
+    printf(",\"tls\":\"");
+    json_escape_print(g_negotiated);
+    printf("\"");
+  }
   double dur = t_end - t_meas;
   double gen_cpu = dur > 0 ? 100.0 * (cpu_end - cpu_meas) / dur : -1;
   double broker_cpu = (o_broker_pid && bcpu_meas >= 0 && bcpu_end >= 0 && dur > 0) ? 100.0 * (bcpu_end - bcpu_meas) / dur : -1;
@@ -1031,6 +1116,6 @@ int main(int argc, char **argv) {
   printf("}\n");
   fflush(stdout);
   for (int i = 0; i < g_nconns; i++)
-    if (g_conns[i].fd >= 0 && g_conns[i].state != ST_CLOSED) close(g_conns[i].fd);
+    if (g_conns[i].fd >= 0 && g_conns[i].state != ST_CLOSED) conn_close(&g_conns[i]);
   return 0;
 }
