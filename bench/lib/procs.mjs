@@ -43,7 +43,8 @@ export function tail(stream, max = 4000) {
   return t;
 }
 
-function tryConnect(port, host) {
+/** True when something accepts a TCP connection on host:port (within 0.5 s). */
+export function tryConnect(port, host) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host });
     const done = (ok) => {

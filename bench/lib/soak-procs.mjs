@@ -3,10 +3,9 @@
 // build and output tails are the bench's own (procs.mjs).
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildLoadgen, freePort, tail } from './procs.mjs';
+import { buildLoadgen, freePort, tail, tryConnect } from './procs.mjs';
 
 export { buildLoadgen, freePort, tail };
 
@@ -97,17 +96,7 @@ export async function waitForPort(child, port, host, deadlineMs) {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     if (!alive(child)) return `exited (${child.exitCode ?? child.signalCode}) before listening`;
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ port, host });
-      const done = (v) => {
-        s.destroy();
-        resolve(v);
-      };
-      s.once('connect', () => done(true));
-      s.once('error', () => done(false));
-      s.setTimeout(500, () => done(false));
-    });
-    if (ok) return null;
+    if (await tryConnect(port, host)) return null;
     await sleep(50);
   }
   return `not listening on ${host}:${port} after ${deadlineMs / 1000} s`;

@@ -113,6 +113,22 @@ const char *tp_setup(int kind, int tls_version, const char *host, const char *ws
 
 /* ---- raw byte pipe: the socket, or TLS over it ---- */
 
+/* A plain read()/write() result: EAGAIN/EINTR become EAGAIN with the event to wait for
+   (`want`), other errors are recorded; errno is kept for the caller. */
+static ssize_t fd_outcome(tp_t *t, ssize_t n, uint32_t want) {
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      t->want = want;
+      errno = EAGAIN;
+    } else {
+      int e = errno;
+      set_err(t, "%s", strerror(e));
+      errno = e;
+    }
+  }
+  return n;
+}
+
 /* The outcome r (<= 0) of an SSL call: -1 + EAGAIN (t->want says which way), 0 for EOF,
    -1 + EPROTO/errno for a failure (t->err). Leaves OpenSSL's error queue empty. */
 static ssize_t ssl_outcome(tp_t *t, int r, const char *what) {
@@ -158,18 +174,7 @@ static ssize_t raw_read(tp_t *t, uint8_t *buf, size_t len) {
     t->rd_wants_out = x < 0 && errno == EAGAIN && t->want == EPOLLOUT;
     return x;
   }
-  ssize_t n = read(t->fd, buf, len);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) {
-      t->want = EPOLLIN;
-      errno = EAGAIN;
-    } else {
-      int e = errno;
-      set_err(t, "%s", strerror(e));
-      errno = e;
-    }
-  }
-  return n;
+  return fd_outcome(t, read(t->fd, buf, len), EPOLLIN);
 }
 
 /* > 0 bytes written, -1 + EAGAIN, or -1 failed (a TLS peer that closed is a failure here). */
@@ -182,18 +187,7 @@ static ssize_t raw_write(tp_t *t, const uint8_t *buf, size_t len) {
     if (x == 0) return set_err(t, "TLS write: closed by the peer");
     return x;
   }
-  ssize_t n = write(t->fd, buf, len);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) {
-      t->want = EPOLLOUT;
-      errno = EAGAIN;
-    } else {
-      int e = errno;
-      set_err(t, "%s", strerror(e));
-      errno = e;
-    }
-  }
-  return n;
+  return fd_outcome(t, write(t->fd, buf, len), EPOLLOUT);
 }
 
 static void buf_room(tp_buf_t *b, size_t extra) {
