@@ -101,11 +101,13 @@ export function addIncomingQos2(state: SessionState, packetId: number): void {
   else (state.incomingQos2 as Set<number>).add(packetId);
 }
 
-/** Forgets an incoming QoS 2 packet id (its PUBREL came); true if it was known. */
+/**
+ * Forgets an incoming QoS 2 packet id (its PUBREL came); true if it was known. The set stays
+ * once made, even empty: a client that publishes QoS 2 one at a time would otherwise cost a
+ * new Set per message.
+ */
 export function releaseIncomingQos2(state: SessionState, packetId: number): boolean {
-  if (!(state.incomingQos2 as Set<number>).delete(packetId)) return false;
-  if (state.incomingQos2.size === 0) state.incomingQos2 = NO_PACKET_IDS;
-  return true;
+  return (state.incomingQos2 as Set<number>).delete(packetId);
 }
 
 /** The v5 value that means "the session does not expire". */
